@@ -1,0 +1,43 @@
+#!/usr/bin/env -S npx tsx
+/**
+ * The leanckpt command. The only place that exits: commands return data or throw, and every error is
+ * turned into a message and a documented exit code here, never a stack trace for a user mistake.
+ */
+import { CommanderError } from 'commander';
+import { CheckpointError, EventError, ImageFormatError, RestoreError } from '../core/errors.ts';
+import { buildProgram } from './cli.ts';
+import { EXIT, ExitError } from './exit-codes.ts';
+
+function exitCodeOf(err: unknown): { code: number; message: string } {
+  if (err instanceof ExitError) return { code: err.code, message: err.message };
+  if (err instanceof ImageFormatError || err instanceof RestoreError) {
+    return { code: EXIT.imageInvalid, message: err.message };
+  }
+  if (err instanceof EventError || err instanceof CheckpointError)
+    return { code: EXIT.usage, message: err.message };
+  const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  return {
+    code: EXIT.internal,
+    message: `internal error (this should never happen; please report it with the command line):\n${message}`,
+  };
+}
+
+async function main(): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(process.argv);
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has printed its message (or the help) already.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    const { code, message } = exitCodeOf(err);
+    process.stderr.write(`leanckpt: ${message}\n`);
+    return code;
+  }
+}
+
+process.on('SIGINT', () => process.exit(EXIT.interrupted));
+process.exitCode = await main();

@@ -1,0 +1,41 @@
+/**
+ * One error class per operation, each naming what is wrong. The CLI maps them to exit codes
+ * (docs/cli.md); nothing here prints or exits.
+ */
+
+/** Bad input from a backend or trace: an event the event model does not allow. */
+export class EventError extends Error {
+  override readonly name = 'EventError';
+}
+
+/** The image file is not a valid leanckpt image (bad magic, version, checksum, record, truncation). */
+export class ImageFormatError extends Error {
+  override readonly name = 'ImageFormatError';
+  constructor(
+    message: string,
+    /** The record or section at fault, e.g. "PAGE_DATA". */
+    readonly record?: string,
+    /** Byte offset in the image file where the fault was found. */
+    readonly offset?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A restore that cannot prove a page correct (disk changed, wrong disk) refuses with this. */
+export class RestoreError extends Error {
+  override readonly name = 'RestoreError';
+  constructor(
+    message: string,
+    readonly pfn?: number,
+    readonly disk?: number,
+    readonly sector?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Writing a checkpoint image failed; the temporary file has been removed. */
+export class CheckpointError extends Error {
+  override readonly name = 'CheckpointError';
+}

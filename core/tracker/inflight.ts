@@ -1,0 +1,110 @@
+/**
+ * Requests between submit and completion, and what happened to them meanwhile: whether they overlap
+ * another request in a way whose outcome is undefined (rule 7), and which of their pages the guest
+ * wrote while they flew (rule 6). In-flight requests are few (a ring's worth), so plain scans suffice.
+ */
+import { IoDir } from '../events/batch.ts';
+
+export interface InflightRequest {
+  readonly id: number;
+  readonly dir: IoDir;
+  /** Global sectors [start, end) the request covers. */
+  readonly start: number;
+  readonly end: number;
+  /** Segment pages and sector-in-page bounds (inclusive), in segment order. */
+  readonly pfn: Uint32Array;
+  readonly first: Uint8Array;
+  readonly last: Uint8Array;
+  /** Tracker sequence number at submit: a memory write to a page after this taints the page. */
+  readonly submitSeq: number;
+  /** Overlaps another in-flight request with an undefined outcome: completion maps nothing. */
+  conflicted: boolean;
+}
+
+export class InflightTable {
+  private readonly byId = new Map<number, InflightRequest>();
+  /** pfn -> number of in-flight requests that use it. */
+  private readonly pageRefs = new Map<number, number>();
+  /** pfn -> sequence number of the latest memory write to it while some request used it. */
+  private readonly lastWrite = new Map<number, number>();
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  has(id: number): boolean {
+    return this.byId.has(id);
+  }
+
+  get(id: number): InflightRequest | undefined {
+    return this.byId.get(id);
+  }
+
+  values(): IterableIterator<InflightRequest> {
+    return this.byId.values();
+  }
+
+  /** Adds `req`, marking it and every in-flight request it races with as conflicted. */
+  add(req: InflightRequest): void {
+    const sharesPages = this.usesAnyPage(req.pfn);
+    if (req.dir === IoDir.Read && hasDuplicate(req.pfn)) req.conflicted = true;
+    for (const other of this.byId.values()) {
+      if (racesWith(req, other, sharesPages)) {
+        req.conflicted = true;
+        other.conflicted = true;
+      }
+    }
+    this.byId.set(req.id, req);
+    for (const pfn of req.pfn) this.pageRefs.set(pfn, (this.pageRefs.get(pfn) ?? 0) + 1);
+  }
+
+  /** Removes and returns request `id`. */
+  remove(id: number): InflightRequest | undefined {
+    const req = this.byId.get(id);
+    if (!req) return undefined;
+    this.byId.delete(id);
+    for (const pfn of req.pfn) {
+      const refs = this.pageRefs.get(pfn)! - 1;
+      if (refs > 0) this.pageRefs.set(pfn, refs);
+      else {
+        this.pageRefs.delete(pfn);
+        this.lastWrite.delete(pfn);
+      }
+    }
+    return req;
+  }
+
+  /** Records that the guest wrote page `pfn` at sequence `seq` (only matters while it is in flight). */
+  noteMemWrite(pfn: number, seq: number): void {
+    if (this.pageRefs.has(pfn)) this.lastWrite.set(pfn, seq);
+  }
+
+  /** Whether the guest wrote `pfn` after `req` was submitted. */
+  isTainted(req: InflightRequest, pfn: number): boolean {
+    const w = this.lastWrite.get(pfn);
+    return w !== undefined && w > req.submitSeq;
+  }
+
+  private usesAnyPage(pfns: Uint32Array): boolean {
+    if (this.pageRefs.size === 0) return false;
+    for (const pfn of pfns) if (this.pageRefs.has(pfn)) return true;
+    return false;
+  }
+}
+
+/**
+ * Two in-flight requests race when the order of their data transfers is undefined and matters: they
+ * overlap on disk and one of them changes the disk, or they share a page and one of them DMAs into it.
+ */
+function racesWith(a: InflightRequest, b: InflightRequest, checkPages: boolean): boolean {
+  const changesDisk = a.dir !== IoDir.Read || b.dir !== IoDir.Read;
+  if (changesDisk && a.start < b.end && b.start < a.end) return true;
+  if (!checkPages || (a.dir !== IoDir.Read && b.dir !== IoDir.Read)) return false;
+  for (const p of a.pfn) for (const q of b.pfn) if (p === q) return true;
+  return false;
+}
+
+function hasDuplicate(pfns: Uint32Array): boolean {
+  for (let i = 1; i < pfns.length; i++) for (let j = 0; j < i; j++) if (pfns[i] === pfns[j]) return true;
+  return false;
+}

@@ -1,0 +1,270 @@
+/**
+ * The page-block tracker: applies the event stream to the page-to-block map, one invalidation rule per
+ * method (numbered as in docs/invalidation.md). It is synchronous and allocation-light: the rxjs
+ * operator in track-page-blocks.ts feeds it whole batches.
+ */
+import { IoDir, Op, type EventBatch } from '../events/batch.ts';
+import { EventError } from '../errors.ts';
+import { SECTORS_PER_PAGE, type ContentProbe, type GuestGeometry } from '../ports.ts';
+import { DiskSpace } from '../pbmap/disk-space.ts';
+import { sortedSnapshot, type MapSnapshot } from '../pbmap/map-snapshot.ts';
+import { PageBlockMap } from '../pbmap/page-block-map.ts';
+import { InflightTable, type InflightRequest } from './inflight.ts';
+import { emptyStats, type TrackerStats } from './stats.ts';
+
+export interface TrackerOptions {
+  /**
+   * Hash revalidation for epoch delivery: keep a 64-bit hash of each mapping's disk content, and on a
+   * dirty report keep the mapping if the page still hashes the same. Needs `probe`.
+   */
+  readonly revalidate?: boolean;
+  readonly probe?: ContentProbe;
+}
+
+/** A checkpoint barrier as the tracker saw it: the mappings an image may use at that instant. */
+export interface CheckpointCut {
+  readonly name: string;
+  /** Number of events the tracker had applied when it reached the barrier. */
+  readonly seq: number;
+  readonly mapping: MapSnapshot;
+}
+
+const FULL_FIRST = 0;
+const FULL_LAST = SECTORS_PER_PAGE - 1;
+
+export class PageBlockTracker {
+  readonly map: PageBlockMap;
+  readonly space: DiskSpace;
+  readonly stats: TrackerStats = emptyStats();
+  private readonly inflight = new InflightTable();
+  private readonly probe: ContentProbe | undefined;
+  private seq = 0;
+
+  constructor(
+    readonly geometry: GuestGeometry,
+    opts: TrackerOptions = {},
+  ) {
+    if (opts.revalidate && !opts.probe) throw new TypeError('hash revalidation needs a content probe');
+    this.space = new DiskSpace(geometry.disks);
+    this.map = new PageBlockMap(geometry.pageCount, { withHashes: opts.revalidate === true });
+    this.probe = opts.revalidate ? opts.probe : undefined;
+  }
+
+  /** Requests submitted and not yet completed. */
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  /** Applies every event of `batch` in order; calls `onCheckpoint` at each barrier. */
+  apply(batch: EventBatch, onCheckpoint: (cut: CheckpointCut) => void = () => {}): void {
+    for (let i = 0; i < batch.length; i++) {
+      this.seq++;
+      this.stats.events++;
+      const from = batch.argStart[i]!;
+      const to = batch.argStart[i + 1]!;
+      switch (batch.op[i]) {
+        case Op.Submit:
+          this.submit(batch, i, from, to);
+          break;
+        case Op.Complete:
+          this.complete(batch.id[i]!, batch.dir[i] === 1);
+          break;
+        case Op.MemWrite:
+          for (let k = from; k < to; k++) this.memWrite(this.page(batch.pfn[k]!));
+          break;
+        case Op.Release:
+          for (let k = from; k < to; k++) this.release(this.page(batch.pfn[k]!));
+          break;
+        case Op.Dirty:
+          for (let k = from; k < to; k++) this.dirty(this.page(batch.pfn[k]!));
+          break;
+        case Op.Checkpoint:
+          onCheckpoint({ name: batch.labels.get(i) ?? '', seq: this.seq, mapping: this.checkpointMapping() });
+          break;
+        default:
+          throw new EventError(`event ${i}: unknown op ${batch.op[i]}`);
+      }
+    }
+  }
+
+  private submit(b: EventBatch, i: number, from: number, to: number): void {
+    const id = b.id[i]!;
+    const dir = b.dir[i]! as IoDir;
+    if (this.inflight.has(id)) throw new EventError(`request ${id} submitted while already in flight`);
+    if (dir !== IoDir.Read && dir !== IoDir.Write && dir !== IoDir.Discard) {
+      throw new EventError(`request ${id}: unknown direction ${dir}`);
+    }
+    let count = b.count[i]!;
+    if (dir !== IoDir.Discard) {
+      if (to === from)
+        throw new EventError(`request ${id}: a ${dir === IoDir.Read ? 'read' : 'write'} with no segments`);
+      count = 0;
+      for (let k = from; k < to; k++) {
+        const first = b.first[k]!;
+        const last = b.last[k]!;
+        this.page(b.pfn[k]!);
+        if (first > last || last > FULL_LAST) {
+          throw new EventError(
+            `request ${id}: segment ${k - from} has sectors ${first}..${last}, want 0 <= first <= last <= 7`,
+          );
+        }
+        count += last - first + 1;
+      }
+    }
+    const start = this.space.toGlobal(b.disk[i]!, b.sector[i]!, count);
+    const req: InflightRequest = {
+      id,
+      dir,
+      start,
+      end: start + count,
+      pfn: b.pfn.slice(from, to),
+      first: b.first.slice(from, to),
+      last: b.last.slice(from, to),
+      submitSeq: this.seq,
+      conflicted: false,
+    };
+    this.inflight.add(req);
+  }
+
+  private complete(id: number, ok: boolean): void {
+    const req = this.inflight.get(id);
+    if (!req) throw new EventError(`completion of request ${id}, which is not in flight`);
+    // Removed only afterwards: the rule 6 record of its pages lives as long as the request.
+    this.completeInflight(req, ok);
+    this.inflight.remove(id);
+  }
+
+  private completeInflight(req: InflightRequest, ok: boolean): void {
+    if (!ok) {
+      this.stats.failedRequests++;
+      this.killUndefined(req);
+    } else if (req.conflicted) {
+      this.stats.conflictedRequests++;
+      this.killUndefined(req);
+    } else if (req.dir === IoDir.Read) this.completeRead(req);
+    else this.completeWrite(req);
+  }
+
+  /** Rules 1, 4, 6: a read maps each untouched full-page segment and kills every other target page. */
+  private completeRead(req: InflightRequest): void {
+    let g = req.start;
+    for (let k = 0; k < req.pfn.length; k++) {
+      const pfn = req.pfn[k]!;
+      const first = req.first[k]!;
+      const last = req.last[k]!;
+      if (first !== FULL_FIRST || last !== FULL_LAST) {
+        // Rule 4: part disk, part old content.
+        if (this.map.isMapped(pfn)) this.stats.killedByPartialRead++;
+        this.map.unmap(pfn);
+      } else if (this.inflight.isTainted(req, pfn)) {
+        // Rule 6: the guest wrote the page while the DMA was under way; its content is undefined.
+        this.stats.taintedSegments++;
+        this.map.unmap(pfn);
+      } else {
+        // Rule 1: the page now holds exactly these sectors.
+        this.map.map(pfn, g, this.claimHash(pfn, g));
+        this.stats.mappedByRead++;
+      }
+      g += last - first + 1;
+    }
+  }
+
+  /** Rules 2, 3, 6: a write kills every mapping on its sectors, then maps untouched full-page sources. */
+  private completeWrite(req: InflightRequest): void {
+    this.stats.killedByDiskChange += this.map.unmapOverlapping(req.start, req.end);
+    if (req.dir === IoDir.Discard) return;
+    let g = req.start;
+    for (let k = 0; k < req.pfn.length; k++) {
+      const pfn = req.pfn[k]!;
+      const first = req.first[k]!;
+      const last = req.last[k]!;
+      if (first === FULL_FIRST && last === FULL_LAST) {
+        if (this.inflight.isTainted(req, pfn)) this.stats.taintedSegments++;
+        else {
+          this.map.map(pfn, g, this.claimHash(pfn, g));
+          this.stats.mappedByWrite++;
+        }
+      }
+      g += last - first + 1;
+    }
+  }
+
+  /** Rules 7, 8: a failed or racing request maps nothing; whatever it may have touched is undefined. */
+  private killUndefined(req: InflightRequest): void {
+    if (req.dir === IoDir.Read) for (const pfn of req.pfn) this.map.unmap(pfn);
+    else this.stats.killedByDiskChange += this.map.unmapOverlapping(req.start, req.end);
+  }
+
+  /** Rule 5 (and rule 6's record): the guest changed the page now. */
+  private memWrite(pfn: number): void {
+    this.inflight.noteMemWrite(pfn, this.seq);
+    if (this.map.isMapped(pfn)) this.stats.killedByMemWrite++;
+    this.map.unmap(pfn);
+  }
+
+  /** Rule 5: the page was given back; its content is gone. */
+  private release(pfn: number): void {
+    this.inflight.noteMemWrite(pfn, this.seq);
+    if (this.map.isMapped(pfn)) this.stats.killedByRelease++;
+    this.map.unmap(pfn);
+  }
+
+  /**
+   * Epoch delivery: the page may have changed at any time since the last epoch, so it counts as written
+   * for in-flight requests (rule 6) and its mapping dies unless revalidation proves the content intact.
+   */
+  private dirty(pfn: number): void {
+    this.inflight.noteMemWrite(pfn, this.seq);
+    if (!this.map.isMapped(pfn)) return;
+    if (this.probe && this.probe.hashPage(pfn) === this.map.hash![pfn]) {
+      this.stats.keptByRevalidation++;
+      return;
+    }
+    this.stats.killedByDirty++;
+    this.map.unmap(pfn);
+  }
+
+  /** The content hash a new mapping claims: that of the disk sectors, which is what it promises. */
+  private claimHash(pfn: number, g: number): bigint {
+    if (!this.probe) return 0n;
+    const { disk, sector } = this.space.fromGlobal(g);
+    return this.probe.hashSectors(disk, sector);
+  }
+
+  /**
+   * Rule 9: at a barrier, pages targeted by in-flight reads and mappings onto sectors targeted by
+   * in-flight writes or discards are undefined; everything else mapped goes into the cut.
+   */
+  private checkpointMapping(): MapSnapshot {
+    const excluded = new Set<number>();
+    for (const req of this.inflight.values()) {
+      if (req.dir === IoDir.Read) {
+        for (const pfn of req.pfn) if (this.map.isMapped(pfn)) excluded.add(pfn);
+      } else this.map.forEachOverlapping(req.start, req.end, (pfn) => excluded.add(pfn));
+    }
+    this.stats.excludedAtCheckpoint += excluded.size;
+    const n = this.map.size - excluded.size;
+    const pfns = new Uint32Array(n);
+    const disks = new Uint32Array(n);
+    const sectors = new Float64Array(n);
+    const loc = this.map.loc;
+    let j = 0;
+    for (let pfn = 0; pfn < loc.length; pfn++) {
+      const g = loc[pfn]!;
+      if (g < 0 || excluded.has(pfn)) continue;
+      const k = this.space.diskIndexOf(g);
+      pfns[j] = pfn;
+      disks[j] = this.space.ids[k]!;
+      sectors[j] = g - this.space.baseOf(k);
+      j++;
+    }
+    return sortedSnapshot(pfns, disks, sectors);
+  }
+
+  private page(pfn: number): number {
+    if (!Number.isInteger(pfn) || pfn < 0 || pfn >= this.map.pageCount) {
+      throw new EventError(`page ${pfn} outside the guest's 0..${this.map.pageCount - 1}`);
+    }
+    return pfn;
+  }
+}
