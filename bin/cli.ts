@@ -21,7 +21,10 @@ export function buildProgram(): Command {
         'the disk, not as data. Exit codes: 0 ok, 1 internal error, 2 bad usage or input,\n' +
         '3 invalid image or failed restore verification, 4 backend unavailable, 130 interrupted.',
     )
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    // Errors are thrown, not exited on, so bin/leanckpt.ts maps them to documented exit codes. Set
+    // before the subcommands are declared: commander copies it into each.
+    .exitOverride();
 
   program
     .command('demo')

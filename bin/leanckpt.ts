@@ -24,7 +24,6 @@ function exitCodeOf(err: unknown): { code: number; message: string } {
 
 async function main(): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(process.argv);
     return EXIT.ok;

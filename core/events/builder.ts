@@ -44,7 +44,8 @@ export class BatchBuilder {
       this.disk = grow(this.disk, need);
       this.sector = grow(this.sector, need);
       this.count = grow(this.count, need);
-      this.argStart = grow(this.argStart, need + 1);
+      // One more offset than events, whatever size the event columns grew to.
+      this.argStart = grow(this.argStart, this.op.length + 1);
     }
     this.op[i] = op;
     this.id[i] = 0;

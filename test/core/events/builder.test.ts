@@ -33,9 +33,10 @@ const event: fc.Arbitrary<GuestEvent> = fc.oneof(
 describe('BatchBuilder', () => {
   it('round-trips any event sequence through the columnar batch', () => {
     fc.assert(
-      fc.property(fc.array(event, { maxLength: 80 }), (events) => {
+      fc.property(fc.array(event, { maxLength: 600, size: 'max' }), (events) => {
         expect(batchEvents(batchOf(events))).toEqual(events);
       }),
+      { numRuns: 100 },
     );
   });
 

@@ -25,7 +25,9 @@ export async function checkCheckpoint(m: NaiveModel, r: Real): Promise<void> {
     const page = r.world.page(pfn);
     const onDisk = r.world.sectors(place.disk, place.sector, 8);
     if (!Buffer.from(page).equals(Buffer.from(onDisk))) {
-      throw new Error(`checkpoint c${n}: page ${pfn} is mapped to disk ${place.disk} sector ${place.sector} but differs`);
+      throw new Error(
+        `checkpoint c${n}: page ${pfn} is mapped to disk ${place.disk} sector ${place.sector} but differs`,
+      );
     }
   }
   if (r.delivery === 'precise') expect(sortedEntries(cutMap)).toEqual(sortedEntries(m.checkpointMap()));
@@ -35,7 +37,14 @@ export async function checkCheckpoint(m: NaiveModel, r: Real): Promise<void> {
   const path = join(r.dir, `c${n}.lckpt`);
   const written = await writeImage(
     path,
-    { memory: r.world, disks: disks.disks, state: new Uint8Array([n]), mapping: cut.mapping, blocks: disks, hasher: r.hasher },
+    {
+      memory: r.world,
+      disks: disks.disks,
+      state: new Uint8Array([n]),
+      mapping: cut.mapping,
+      blocks: disks,
+      hasher: r.hasher,
+    },
     POLICIES['p2b+zero'],
   );
   expect(written.pagesDemoted).toBe(0);

@@ -1,0 +1,91 @@
+/** The leanckpt command as a user runs it: output, exit codes, and no stack trace for user mistakes. */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '../..');
+const dir = mkdtempSync(join(tmpdir(), 'leanckpt-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function leanckpt(...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bin/leanckpt.ts'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const SMALL = ['--pages', '2048', '--disk-sectors', '32768', '--ops', '600'];
+
+describe('leanckpt CLI', () => {
+  it('explains itself with --help', () => {
+    const r = leanckpt('--help');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/demo/);
+    expect(r.out).toMatch(/Exit codes/);
+    expect(leanckpt('demo', '--help').out).toMatch(/--delivery <mode>/);
+  });
+
+  it('runs the demo, verifies every image, and prints a table', () => {
+    const r = leanckpt('demo', ...SMALL);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/\| demo-1 \| p2b \|/);
+    expect(r.out).toMatch(/yes, byte for byte/);
+    expect(r.out).not.toMatch(/\| NO \|/);
+  });
+
+  it('gives the same numbers for the same seed, as JSON, in every delivery mode', () => {
+    for (const delivery of ['precise', 'epoch:64', 'epoch:64+revalidate']) {
+      const a = JSON.parse(leanckpt('demo', ...SMALL, '--json', '--delivery', delivery).out);
+      const b = JSON.parse(leanckpt('demo', ...SMALL, '--json', '--delivery', delivery).out);
+      const counts = (x: {
+        checkpoints: { images: { name: string; bytes: number; pagesMapped: number }[] }[];
+      }) => x.checkpoints.map((c) => c.images.map((i) => [i.name, i.bytes, i.pagesMapped]));
+      expect(counts(a)).toEqual(counts(b));
+      expect(
+        a.checkpoints.every((c: { images: { verified: boolean }[] }) => c.images.every((i) => i.verified)),
+      ).toBe(true);
+    }
+  });
+
+  it('keeps images with --out, and inspect validates them', () => {
+    const out = join(dir, 'imgs');
+    expect(leanckpt('demo', ...SMALL, '--checkpoints', '1', '--out', out).code).toBe(0);
+    const images = readdirSync(out).sort();
+    expect(images).toEqual(['demo-1.baseline.lckpt', 'demo-1.p2b+zero.lckpt', 'demo-1.p2b.lckpt']);
+    const r = leanckpt('inspect', join(out, 'demo-1.p2b.lckpt'), '--json');
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.out);
+    expect(summary.pageCount).toBe(2048);
+    expect(summary.pagesMapped).toBeGreaterThan(0);
+
+    const bad = join(dir, 'corrupt.lckpt');
+    const bytes = readFileSync(join(out, 'demo-1.p2b.lckpt'));
+    bytes[bytes.length - 100]! ^= 0xff;
+    writeFileSync(bad, bytes);
+    const c = leanckpt('inspect', bad);
+    expect(c.code).toBe(3);
+    expect(c.err).toMatch(/^leanckpt: /);
+    expect(c.err).not.toMatch(/\n\s+at /);
+  });
+
+  it('refuses bad input with exit 2 and a clear message, never a stack trace', () => {
+    const cases: [string[], RegExp][] = [
+      [['demo', '--pages', 'lots'], /--pages must be a whole number >= 1, got "lots"/],
+      [['demo', '--pages', '0'], /--pages must be a whole number >= 1/],
+      [['demo', '--delivery', 'sometimes'], /delivery must be "precise", "epoch:N" or "epoch:N\+revalidate"/],
+      [['demo', '--disk-sectors', '100'], /--disk-sectors must be at least 4096/],
+      [['inspect', join(dir, 'missing.lckpt')], /no such file/],
+      [['frobnicate'], /unknown command/],
+    ];
+    for (const [args, message] of cases) {
+      const r = leanckpt(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toMatch(message);
+      expect(r.err).not.toMatch(/\n\s+at /);
+    }
+  });
+});
