@@ -18,8 +18,9 @@ export function buildProgram(): Command {
   const program = new Command('leanckpt')
     .description(
       'Fast, space-efficient VM checkpoints: pages that hold disk blocks are stored as references to\n' +
-        'the disk, not as data. Exit codes: 0 ok, 1 internal error, 2 bad usage or input,\n' +
-        '3 invalid image or failed restore verification, 4 backend unavailable, 130 interrupted.',
+        'the disk, not as data. Exit codes: 0 ok, 1 verification failed (invalid image, or a page\n' +
+        'a restore could not prove), 2 bad usage or input, 3 internal error, 4 backend unavailable,\n' +
+        '130 interrupted.',
     )
     .showHelpAfterError('(run with --help for usage)')
     // Errors are thrown, not exited on, so bin/leanckpt.ts maps them to documented exit codes. Set

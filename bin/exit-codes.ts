@@ -1,9 +1,10 @@
 /** Exit codes, as documented in docs/cli.md. Only bin/leanckpt.ts exits. */
 export const EXIT = {
   ok: 0,
-  internal: 1,
+  /** The image is invalid, or a restore or replay could not prove every page correct. */
+  verificationFailed: 1,
   usage: 2,
-  imageInvalid: 3,
+  internal: 3,
   backendUnavailable: 4,
   interrupted: 130,
 } as const;

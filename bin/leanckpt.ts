@@ -4,14 +4,20 @@
  * turned into a message and a documented exit code here, never a stack trace for a user mistake.
  */
 import { CommanderError } from 'commander';
-import { CheckpointError, EventError, ImageFormatError, RestoreError } from '../core/errors.ts';
+import {
+  CheckpointError,
+  EventError,
+  ImageFormatError,
+  RestoreError,
+  VerificationError,
+} from '../core/errors.ts';
 import { buildProgram } from './cli.ts';
 import { EXIT, ExitError } from './exit-codes.ts';
 
 function exitCodeOf(err: unknown): { code: number; message: string } {
   if (err instanceof ExitError) return { code: err.code, message: err.message };
-  if (err instanceof ImageFormatError || err instanceof RestoreError) {
-    return { code: EXIT.imageInvalid, message: err.message };
+  if (err instanceof ImageFormatError || err instanceof RestoreError || err instanceof VerificationError) {
+    return { code: EXIT.verificationFailed, message: err.message };
   }
   if (err instanceof EventError || err instanceof CheckpointError)
     return { code: EXIT.usage, message: err.message };

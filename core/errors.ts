@@ -39,3 +39,14 @@ export class RestoreError extends Error {
 export class CheckpointError extends Error {
   override readonly name = 'CheckpointError';
 }
+
+/** A restored guest differs from the guest at its checkpoint: the check of last resort failed. */
+export class VerificationError extends Error {
+  override readonly name = 'VerificationError';
+  constructor(
+    message: string,
+    readonly pfn?: number,
+  ) {
+    super(message);
+  }
+}

@@ -49,28 +49,39 @@ export function demoScript(o: DemoOptions): GuestScript {
     let nextId = 1;
     let journalHead = 0;
     const inflight: number[] = [];
+    // Pages under I/O are pinned, as a real page cache pins pages under read or writeback.
+    const pinned = new Map<number, number[]>();
+    const busy = new Uint8Array(o.pages);
+    const journalPages: number[] = [];
     const sectorOf = (block: number): number => PARTITION_START + block * SECTORS_PER_PAGE;
 
     const takePage = (): number => {
       const p = free.pop();
       if (p !== undefined) return p;
-      // Evict the least recently used clean page; write back a dirty one first.
+      // Evict the least recently used clean, unpinned page; write back a dirty one first.
       for (const [block, pfn] of cache) {
-        if (dirty.has(pfn)) continue;
+        if (dirty.has(pfn) || busy[pfn]) continue;
         cache.delete(block);
         owner[pfn] = -1;
         return pfn;
       }
-      const [block, pfn] = cache.entries().next().value as [number, number];
+      const [block, pfn] = [...cache].find(([, p]) => !busy[p])!;
       writeback([pfn]);
       cache.delete(block);
       owner[pfn] = -1;
       return pfn;
     };
-    const submitted = (id: number): void => {
+    const complete = (id: number, ok: boolean): void => {
+      world.complete(id, ok);
+      for (const pfn of pinned.get(id) ?? []) busy[pfn]!--;
+      pinned.delete(id);
+    };
+    const submitted = (id: number, pfns: number[] = []): void => {
       inflight.push(id);
+      pinned.set(id, pfns);
+      for (const pfn of pfns) busy[pfn]!++;
       // A ring holds a handful of requests; the oldest completes when it fills.
-      while (inflight.length > 8) world.complete(inflight.shift()!, !rng.chance(0.002));
+      while (inflight.length > 8) complete(inflight.shift()!, !rng.chance(0.002));
     };
     const readFile = (start: number, pages: number): void => {
       const segs: Segment[] = [];
@@ -91,25 +102,28 @@ export function demoScript(o: DemoOptions): GuestScript {
     const flushRead = (segs: Segment[]): void => {
       if (segs.length === 0) return;
       const id = nextId++;
-      world.submit(id, 'read', 0, sectorOf(owner[segs[0]![0]]!), segs.splice(0));
-      submitted(id);
+      const taken = segs.splice(0);
+      world.submit(id, 'read', 0, sectorOf(owner[taken[0]![0]]!), taken);
+      submitted(id, taken.map((seg) => seg[0]));
     };
     const writeback = (pfns: number[]): void => {
       for (const pfn of pfns) {
         const id = nextId++;
         world.submit(id, 'write', 0, sectorOf(owner[pfn]!), [[pfn, 0, 7]]);
         dirty.delete(pfn);
-        submitted(id);
+        submitted(id, [pfn]);
       }
     };
     const journal = (): void => {
+      // The journal cycles through a few buffers of its own, each free again once its write is done.
       const id = nextId++;
-      const pfn = takePage();
+      if (journalPages.length < 16) journalPages.push(takePage());
+      const pfn = journalPages[journalHead % journalPages.length]!;
+      while (busy[pfn]) complete(inflight.shift()!, true);
       world.memWrite([pfn]);
       const sector = sectorOf(blocks - journalBlocks + (journalHead++ % journalBlocks)) + rng.int(8);
       world.submit(id, 'write', 0, sector, [[pfn, 0, 0]]);
-      submitted(id);
-      free.push(pfn);
+      submitted(id, [pfn]);
     };
 
     for (let c = 1; c <= o.checkpoints; c++) {
@@ -121,14 +135,17 @@ export function demoScript(o: DemoOptions): GuestScript {
           world.memWrite([pfn]);
         } else if (r < 0.65 && cache.size > 0) {
           const pfn = [...cache.values()][rng.int(cache.size)]!; // a file is modified in the cache
-          world.memWrite([pfn]);
-          dirty.add(pfn);
+          if (!busy[pfn]) {
+            world.memWrite([pfn]);
+            dirty.add(pfn);
+          }
         } else if (r < 0.75 && dirty.size > 0) writeback([...dirty].slice(0, 16));
         else if (r < 0.85) journal();
         else if (r < 0.9 && cache.size > 64) {
           // A file is deleted: its pages are freed and its blocks discarded.
           const victims = [...cache].slice(rng.int(cache.size - 32), -1).slice(0, 8);
           for (const [block, pfn] of victims) {
+            if (busy[pfn]) continue;
             cache.delete(block);
             dirty.delete(pfn);
             owner[pfn] = -1;
@@ -139,10 +156,10 @@ export function demoScript(o: DemoOptions): GuestScript {
           }
         } else if (r < 0.93 && free.length > 0) {
           world.release([free.pop()!]); // the balloon takes a page
-        } else if (inflight.length > 0) world.complete(inflight.shift()!, true);
+        } else if (inflight.length > 0) complete(inflight.shift()!, true);
       }
       yield `demo-${c}`;
     }
-    while (inflight.length > 0) world.complete(inflight.shift()!, true);
+    while (inflight.length > 0) complete(inflight.shift()!, true);
   };
 }

@@ -13,6 +13,7 @@ import { FlatMemory } from '../../backends/memory/world.ts';
 import { deliveryName, parseDelivery } from '../../core/checkpoint/delivery.ts';
 import type { CheckpointRecord } from '../../core/checkpoint/engine.ts';
 import { POLICIES, restoreImage } from '../../core/image/index.ts';
+import { VerificationError } from '../../core/errors.ts';
 import { PAGE_SIZE } from '../../core/ports.ts';
 import { TOKENS } from '../../core/tokens.ts';
 import type { TrackerStats } from '../../core/tracker/stats.ts';
@@ -102,7 +103,12 @@ export async function demo(opts: DemoCliOptions): Promise<DemoResult> {
       const target = new FlatMemory(world.pageCount);
       const restored = await restoreImage(img.path, { memory: target, blocks: record.disks, hasher });
       const bad = firstDifferentPage(target.bytes, world.memory);
-      if (bad >= 0) throw new Error(`${img.name} image of ${record.cut.name}: restored page ${bad} differs`);
+      if (bad >= 0) {
+        throw new VerificationError(
+          `${img.name} image of ${record.cut.name}: restored page ${bad} differs from the guest`,
+          bad,
+        );
+      }
       results.push({
         name: img.name,
         path: img.path,

@@ -51,7 +51,13 @@ export class RecordSource {
   }
 
   static async open(path: string, hasher: Hasher64): Promise<RecordSource> {
-    const file = await open(path, 'r');
+    let file: FileHandle;
+    try {
+      file = await open(path, 'r');
+    } catch (err) {
+      // A missing or unreadable image is the user's to fix: say which file and why, no stack.
+      throw new ImageFormatError(`Cannot open image ${path}: ${(err as Error).message}`, 'file', 0);
+    }
     try {
       const { size } = await file.stat();
       return new RecordSource(file, size, hasher);

@@ -67,7 +67,7 @@ describe('leanckpt CLI', () => {
     bytes[bytes.length - 100]! ^= 0xff;
     writeFileSync(bad, bytes);
     const c = leanckpt('inspect', bad);
-    expect(c.code).toBe(3);
+    expect(c.code).toBe(1);
     expect(c.err).toMatch(/^leanckpt: /);
     expect(c.err).not.toMatch(/\n\s+at /);
   });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RestoreError } from '../../../core/errors.ts';
+import { ImageFormatError, RestoreError } from '../../../core/errors.ts';
+import { MemoryBlockStore } from '../../../backends/memory/world.ts';
 import { loadHasher, type Hasher64 } from '../../../core/hash.ts';
 import { POLICIES, restoreImage, writeImage } from '../../../core/image/index.ts';
 import { PAGE_SIZE } from '../../../core/ports.ts';
@@ -115,5 +116,14 @@ describe('restore refuses what it cannot prove', () => {
     expect(stats).toMatchObject({ pagesMapped: 3, pagesZero: 0, pagesData: 9, diskReads: 2 });
     expect(stats.bytesReadDisk).toBe(3 * PAGE_SIZE);
     expect(stats.seconds).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('a missing image file', () => {
+  it('is refused with an ImageFormatError naming the file', async () => {
+    const target = { memory: new ArrayMemory(1), blocks: new MemoryBlockStore([], new Map()), hasher };
+    const p = restoreImage('/nonexistent/leanckpt.lckpt', target);
+    await expect(p).rejects.toThrow(ImageFormatError);
+    await expect(p).rejects.toThrow(/Cannot open image \/nonexistent\/leanckpt.lckpt/);
   });
 });
