@@ -104,7 +104,10 @@ export function demoScript(o: DemoOptions): GuestScript {
       const id = nextId++;
       const taken = segs.splice(0);
       world.submit(id, 'read', 0, sectorOf(owner[taken[0]![0]]!), taken);
-      submitted(id, taken.map((seg) => seg[0]));
+      submitted(
+        id,
+        taken.map((seg) => seg[0]),
+      );
     };
     const writeback = (pfns: number[]): void => {
       for (const pfn of pfns) {
