@@ -3,7 +3,8 @@
  * port. Everything below it takes its dependencies as constructor arguments.
  */
 import { Container } from 'inversify';
-import { CheckpointEngine, type EngineOptions } from '../../core/checkpoint/engine.ts';
+import { bindCheckpointEngine } from '../../core/checkpoint/bind-engine.ts';
+import type { EngineOptions } from '../../core/checkpoint/engine.ts';
 import { loadHasher } from '../../core/hash.ts';
 import { TOKENS } from '../../core/tokens.ts';
 import { ScriptedGuest, type GuestScript } from './scripted-guest.ts';
@@ -23,21 +24,6 @@ export async function memoryContainer(
   c.bind(TOKENS.DiskSnapshotter).toConstantValue(guest);
   c.bind(TOKENS.GuestMemory).toConstantValue(world);
   c.bind(TOKENS.ContentProbe).toConstantValue(worldProbe(world, hasher.hash64));
-  c.bind(TOKENS.CheckpointEngine)
-    .toDynamicValue(
-      (ctx) =>
-        new CheckpointEngine(
-          {
-            source: ctx.get(TOKENS.EventSource),
-            memory: ctx.get(TOKENS.GuestMemory),
-            snapshotter: ctx.get(TOKENS.DiskSnapshotter),
-            domain: ctx.get(TOKENS.DomainControl),
-            hasher: ctx.get(TOKENS.Hasher),
-            probe: ctx.get(TOKENS.ContentProbe),
-          },
-          engine,
-        ),
-    )
-    .inSingletonScope();
+  bindCheckpointEngine(c, engine);
   return c;
 }

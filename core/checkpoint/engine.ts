@@ -45,6 +45,8 @@ export interface CheckpointRecord {
   readonly images: readonly (ImageStats & { readonly name: string })[];
   /** The frozen disks the image references: what a restore reads mapped pages from. */
   readonly disks: BlockStore;
+  /** Size of the backend's device state blob stored in each image. */
+  readonly stateBytes: number;
 }
 
 export class CheckpointEngine {
@@ -77,7 +79,7 @@ export class CheckpointEngine {
     const disks = await snapshotter.snapshot(cut.name);
     const state = await domain.saveState();
     const images: CheckpointRecord['images'][number][] = [];
-    const record: CheckpointRecord = { cut, images, disks };
+    const record: CheckpointRecord = { cut, images, disks, stateBytes: state.length };
     try {
       for (const { name, policy } of this.opts.images) {
         const input = { memory, disks: disks.disks, state, mapping: cut.mapping, blocks: disks, hasher };

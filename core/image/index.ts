@@ -14,3 +14,4 @@ export type {
 } from './types.ts';
 export type { FormatVersion } from './file-header.ts';
 export { FORMAT_VERSION, MAGIC, RecordType, recordTypeName } from './format.ts';
+export { baselineImageBytes, imageBytes, type ImageShape } from './size.ts';

@@ -14,6 +14,8 @@ const ZERO_PAGE = Buffer.alloc(PAGE_SIZE);
 export interface PageCounts {
   pagesZero: number;
   pagesData: number;
+  /** Runs of consecutive zero pages, one ZERO extent each. */
+  zeroExtents: number;
 }
 
 /** Zero extents in typed arrays, emitted as a ZERO record when full and at the end. */
@@ -50,7 +52,7 @@ export async function writePages(
   elideZero: boolean,
   skip: Uint32Array,
 ): Promise<PageCounts> {
-  const counts: PageCounts = { pagesZero: 0, pagesData: 0 };
+  const counts: PageCounts = { pagesZero: 0, pagesData: 0, zeroExtents: 0 };
   const pfns = new Uint32Array(PAGE_DATA_MAX_PAGES);
   const zeros = new ZeroExtents();
   let body = -1;
@@ -92,6 +94,7 @@ export async function writePages(
         await sink.putRecord(RecordType.ZERO, zeros.take());
       }
       zeros.open(pfn);
+      counts.zeroExtents++;
       continue;
     }
     pfns[n++] = pfn;

@@ -34,6 +34,8 @@ export interface ImageStats {
   readonly pagesMapped: number;
   readonly pagesZero: number;
   readonly pagesData: number;
+  /** ZERO extents written (runs of consecutive zero pages). */
+  readonly zeroExtents: number;
   /** Mapped pages whose sectors did not hold their content: stored as zero or data instead. */
   readonly pagesDemoted: number;
   readonly seconds: number;

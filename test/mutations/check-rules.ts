@@ -12,7 +12,7 @@ import { RULE_MUTATIONS } from './rule-mutations.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const scratch = mkdtempSync(join(tmpdir(), 'leanckpt-rules-'));
-const TESTS = ['test/core/tracker', 'test/model'];
+const TESTS = ['test/core/tracker', 'test/model', 'test/backends/sim'];
 
 function copyProject(): void {
   for (const entry of ['core', 'backends', 'test', 'package.json', 'tsconfig.json', 'vitest.config.ts']) {

@@ -1,0 +1,65 @@
+/**
+ * Symbolic content. Every 512 B sector of guest memory or disk holds a *seed*, a number that stands for
+ * its bytes; bytes are materialised only when an image is written or verified. A 16 GiB guest is then
+ * 256 MiB of seeds instead of 16 GiB of bytes.
+ *
+ *   seed 0        all-zero bytes (fresh guest memory)
+ *   seed > 0      content #seed, produced once (a CPU write, torn I/O): unique
+ *   seed < 0      the initial content of disk index k, sector s: -(1 + k * 2^36 + s)
+ *
+ * Materialised sectors of different seeds differ in their first 8 bytes, so no two distinct contents
+ * are ever equal, not even one sector apart: any wrong mapping shows.
+ */
+import { SECTOR_SIZE } from '../../core/ports.ts';
+
+export const MAX_DISK_SECTORS = 2 ** 36;
+export const MAX_DISKS = 2 ** 12;
+
+export function initialSeed(diskIndex: number, sector: number): number {
+  return -(1 + diskIndex * MAX_DISK_SECTORS + sector);
+}
+
+function mix32(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+const WORDS = SECTOR_SIZE / 4;
+
+/** Writes the 512 bytes that `seed` stands for into `dst` at word offset `word` (4-byte aligned). */
+export function materializeSector(seed: number, dst: Uint32Array, word: number): void {
+  if (seed === 0) {
+    dst.fill(0, word, word + WORDS);
+    return;
+  }
+  // Fold the sign in so positive and negative seeds never collide; u < 2^50.
+  const u = seed < 0 ? -seed * 2 + 1 : seed * 2;
+  const lo = u >>> 0;
+  const hi = Math.floor(u / 4294967296);
+  dst[word] = lo;
+  dst[word + 1] = (hi | 0x80000000) >>> 0; // the marker bit: never all zero
+  const base = mix32(lo ^ mix32(hi + 0x3c6ef372));
+  for (let w = 2; w < WORDS; w++) dst[word + w] = mix32(base + Math.imul(w, 0x9e3779b9));
+}
+
+/** Materialises `count` sectors of seeds from `seeds[from..]` into `dst` (count * 512 bytes). */
+export function materialize(seeds: Float64Array, from: number, count: number, dst: Uint8Array): void {
+  if (dst.byteOffset % 4 !== 0) throw new RangeError('materialize needs a 4-byte aligned buffer');
+  const words = new Uint32Array(dst.buffer, dst.byteOffset, count * WORDS);
+  for (let i = 0; i < count; i++) materializeSector(seeds[from + i]!, words, i * WORDS);
+}
+
+/** Hands out seeds never used before. */
+export class SeedSource {
+  private next = 1;
+
+  fresh(): number {
+    return this.next++;
+  }
+
+  /** Fills seeds[from .. from+count) with fresh seeds. */
+  fill(seeds: Float64Array, from: number, count: number): void {
+    for (let i = 0; i < count; i++) seeds[from + i] = this.next++;
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The replay world: gives a stream of hypervisor events its content, by the replay semantics of
+ * docs/trace-format.md. Reads copy disk seeds into pages at completion, writes copy page seeds to the
+ * disk; whatever the event model calls undefined (a page written while its request flies, racing
+ * requests, failures, I/O in flight at a checkpoint) gets fresh "torn" seeds, so a wrong mapping can
+ * never match by luck. Its race detection is deliberately naive and separate from the tracker's.
+ */
+import { IoDir, Op, type EventBatch } from '../../core/events/batch.ts';
+import { EventError } from '../../core/errors.ts';
+import { SECTORS_PER_PAGE, type GuestGeometry } from '../../core/ports.ts';
+import { SeedSource } from '../content/seeds.ts';
+import { SymbolicDisk, type FrozenDisk } from '../content/symbolic-disk.ts';
+
+interface Flight {
+  readonly dir: number;
+  readonly disk: SymbolicDisk;
+  readonly sector: number;
+  readonly count: number;
+  readonly pfn: Uint32Array;
+  readonly first: Uint8Array;
+  readonly last: Uint8Array;
+  /** Its outcome is undefined: completion tears instead of copying. */
+  torn: boolean;
+  /** Pages the guest wrote while it flew: only their segments are undefined. */
+  readonly written: Set<number>;
+}
+
+const SPP = SECTORS_PER_PAGE;
+
+export class ReplayWorld {
+  /** One seed per memory sector: page p is seeds[p*8 .. p*8+7]. */
+  readonly memory: Float64Array;
+  readonly disks = new Map<number, SymbolicDisk>();
+  readonly pageCount: number;
+  private readonly seeds = new SeedSource();
+  private readonly flights = new Map<number, Flight>();
+  /** pfn -> number of in-flight requests using it; lets memory writes skip the scan when 0. */
+  private readonly busy = new Map<number, number>();
+
+  constructor(readonly geometry: GuestGeometry) {
+    this.pageCount = geometry.pageCount;
+    this.memory = new Float64Array(geometry.pageCount * SPP);
+    geometry.disks.forEach((d, k) => this.disks.set(d.id, new SymbolicDisk(k, d.sectors)));
+  }
+
+  get inflight(): number {
+    return this.flights.size;
+  }
+
+  /** Applies every event of `batch` in order. */
+  apply(b: EventBatch): void {
+    for (let i = 0; i < b.length; i++) {
+      const from = b.argStart[i]!;
+      const to = b.argStart[i + 1]!;
+      switch (b.op[i]) {
+        case Op.Submit:
+          this.submit(b, i, from, to);
+          break;
+        case Op.Complete:
+          this.complete(b.id[i]!, b.dir[i] === 1);
+          break;
+        case Op.MemWrite:
+        case Op.Release:
+        case Op.Dirty:
+          // A release loses the content; a dirty report (epoch trace) may hide any write: all are new.
+          for (let k = from; k < to; k++) this.cpuWrite(b.pfn[k]!);
+          break;
+        case Op.Checkpoint:
+          this.tearInflight();
+          break;
+      }
+    }
+  }
+
+  /** Seeds of page `pfn` (a view). */
+  page(pfn: number): Float64Array {
+    return this.memory.subarray(pfn * SPP, pfn * SPP + SPP);
+  }
+
+  /** Frozen copies of every disk, by disk id. */
+  snapshotDisks(): Map<number, FrozenDisk> {
+    const out = new Map<number, FrozenDisk>();
+    for (const [id, d] of this.disks) out.set(id, d.snapshot());
+    return out;
+  }
+
+  private submit(b: EventBatch, i: number, from: number, to: number): void {
+    const id = b.id[i]!;
+    const disk = this.disks.get(b.disk[i]!);
+    if (!disk) throw new EventError(`request ${id}: unknown disk ${b.disk[i]}`);
+    if (this.flights.has(id)) throw new EventError(`request ${id} submitted while already in flight`);
+    const f: Flight = {
+      dir: b.dir[i]!,
+      disk,
+      sector: b.sector[i]!,
+      count: b.count[i]!,
+      pfn: b.pfn.slice(from, to),
+      first: b.first.slice(from, to),
+      last: b.last.slice(from, to),
+      torn: false,
+      written: new Set(),
+    };
+    if (f.sector + f.count > disk.sectors)
+      throw new EventError(`request ${id}: beyond the end of disk ${b.disk[i]}`);
+    for (const pfn of f.pfn)
+      if (pfn >= this.pageCount) throw new EventError(`request ${id}: page ${pfn} outside the guest`);
+    if (f.dir === IoDir.Read && new Set(f.pfn).size !== f.pfn.length) f.torn = true;
+    for (const g of this.flights.values()) {
+      if (races(f, g)) f.torn = g.torn = true;
+    }
+    this.flights.set(id, f);
+    for (const pfn of f.pfn) this.busy.set(pfn, (this.busy.get(pfn) ?? 0) + 1);
+  }
+
+  private complete(id: number, ok: boolean): void {
+    const f = this.flights.get(id);
+    if (!f) throw new EventError(`completion of request ${id}, which is not in flight`);
+    this.flights.delete(id);
+    for (const pfn of f.pfn) {
+      const n = this.busy.get(pfn)! - 1;
+      if (n > 0) this.busy.set(pfn, n);
+      else this.busy.delete(pfn);
+    }
+    if (f.dir === IoDir.Discard || !ok || f.torn) {
+      this.tear(f);
+      return;
+    }
+    let s = f.sector;
+    for (let k = 0; k < f.pfn.length; k++) {
+      const base = f.pfn[k]! * SPP;
+      const torn = f.written.has(f.pfn[k]!);
+      for (let j = f.first[k]!; j <= f.last[k]!; j++, s++) {
+        if (f.dir === IoDir.Read) this.memory[base + j] = torn ? this.seeds.fresh() : f.disk.get(s);
+        else f.disk.set(s, torn ? this.seeds.fresh() : this.memory[base + j]!);
+      }
+    }
+  }
+
+  /** What an undefined outcome leaves: read targets and written sectors hold content nobody had. */
+  private tear(f: Flight): void {
+    if (f.dir === IoDir.Read) {
+      for (let k = 0; k < f.pfn.length; k++) {
+        const base = f.pfn[k]! * SPP;
+        for (let j = f.first[k]!; j <= f.last[k]!; j++) this.memory[base + j] = this.seeds.fresh();
+      }
+    } else {
+      for (let s = f.sector; s < f.sector + f.count; s++) f.disk.set(s, this.seeds.fresh());
+    }
+  }
+
+  private cpuWrite(pfn: number): void {
+    if (pfn >= this.pageCount) throw new EventError(`page ${pfn} outside the guest`);
+    this.seeds.fill(this.memory, pfn * SPP, SPP);
+    if (!this.busy.has(pfn)) return;
+    for (const f of this.flights.values()) if (f.pfn.includes(pfn)) f.written.add(pfn);
+  }
+
+  /**
+   * At a checkpoint, in-flight requests have done an unknown part of their work: their targets are
+   * undefined in what the checkpoint sees. The requests themselves go on and complete normally
+   * afterwards (a paused guest does not touch them, and a restored one resubmits them).
+   */
+  private tearInflight(): void {
+    for (const f of this.flights.values()) this.tear(f);
+  }
+}
+
+/** Undefined order of effects: disk overlap with a writer, or a shared page that one of them fills. */
+function races(a: Flight, b: Flight): boolean {
+  if (a.disk === b.disk && a.sector < b.sector + b.count && b.sector < a.sector + a.count) {
+    if (a.dir !== IoDir.Read || b.dir !== IoDir.Read) return true;
+  }
+  if (a.dir !== IoDir.Read && b.dir !== IoDir.Read) return false;
+  for (const p of a.pfn) if (b.pfn.includes(p)) return true;
+  return false;
+}
