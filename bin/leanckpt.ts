@@ -11,6 +11,7 @@ import {
   RestoreError,
   VerificationError,
 } from '../core/errors.ts';
+import { TraceError } from '../core/trace/errors.ts';
 import { buildProgram } from './cli.ts';
 import { EXIT, ExitError } from './exit-codes.ts';
 
@@ -19,8 +20,10 @@ function exitCodeOf(err: unknown): { code: number; message: string } {
   if (err instanceof ImageFormatError || err instanceof RestoreError || err instanceof VerificationError) {
     return { code: EXIT.verificationFailed, message: err.message };
   }
-  if (err instanceof EventError || err instanceof CheckpointError)
+  // Bad input (a trace, an event, an output path): the message says what and where.
+  if (err instanceof EventError || err instanceof CheckpointError || err instanceof TraceError) {
     return { code: EXIT.usage, message: err.message };
+  }
   const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
   return {
     code: EXIT.internal,

@@ -29,6 +29,8 @@ export interface ReplayOptions {
   /** Keep the images here; by default they go to a temporary directory and are removed. */
   readonly keepImages?: string;
   readonly onProgress?: (p: SimProgress) => void;
+  /** Runs at each checkpoint after verification, while the guest is still paused. */
+  readonly onCheckpoint?: (record: CheckpointRecord, result: CheckpointResult) => Promise<void>;
 }
 
 export interface CheckpointResult {
@@ -116,6 +118,7 @@ export async function replay(
       restoreDiskReads,
       ...(opts.keepImages ? { imagePath: img.path } : {}),
     });
+    await opts.onCheckpoint?.(record, checkpoints.at(-1)!);
     if (!opts.keepImages) unlinkSync(img.path);
   };
 

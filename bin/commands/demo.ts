@@ -10,7 +10,7 @@ import { lastValueFrom, toArray } from 'rxjs';
 import { demoScript, demoWorld, type DemoOptions } from '../../backends/memory/demo-workload.ts';
 import { memoryContainer } from '../../backends/memory/container.ts';
 import { FlatMemory } from '../../backends/memory/world.ts';
-import { deliveryName, parseDelivery } from '../../core/checkpoint/delivery.ts';
+import { deliveryName } from '../../core/checkpoint/delivery.ts';
 import type { CheckpointRecord } from '../../core/checkpoint/engine.ts';
 import { POLICIES, restoreImage } from '../../core/image/index.ts';
 import { VerificationError } from '../../core/errors.ts';
@@ -18,6 +18,7 @@ import { PAGE_SIZE } from '../../core/ports.ts';
 import { TOKENS } from '../../core/tokens.ts';
 import type { TrackerStats } from '../../core/tracker/stats.ts';
 import type { DemoCliOptions } from '../cli.ts';
+import { deliveryOf } from '../options.ts';
 import { EXIT, ExitError } from '../exit-codes.ts';
 
 export interface DemoImageResult {
@@ -49,12 +50,7 @@ const IMAGES = [
 ] as const;
 
 export async function demo(opts: DemoCliOptions): Promise<DemoResult> {
-  let delivery;
-  try {
-    delivery = parseDelivery(opts.delivery);
-  } catch (err) {
-    throw new ExitError((err as Error).message, EXIT.usage);
-  }
+  const delivery = deliveryOf(opts);
   if (opts.diskSectors < 4096)
     throw new ExitError('--disk-sectors must be at least 4096 (2 MiB)', EXIT.usage);
   const o: DemoOptions = {

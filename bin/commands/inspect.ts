@@ -1,16 +1,19 @@
 /** `leanckpt inspect`: validates an image without its disks and summarises what it holds. */
 import { existsSync } from 'node:fs';
-import { inspectImage, type ImageSummary } from '../../core/image/index.ts';
+import { inspectImage, listMapping, type ImageSummary } from '../../core/image/index.ts';
 import { EXIT, ExitError } from '../exit-codes.ts';
 
-export async function inspect(path: string): Promise<ImageSummary> {
+export type InspectResult = ImageSummary & { mapped?: [pfn: number, disk: number, sector: number][] };
+
+export async function inspect(path: string, list = false): Promise<InspectResult> {
   if (!existsSync(path)) throw new ExitError(`Cannot inspect ${path}: no such file`, EXIT.usage);
-  return inspectImage(path);
+  const summary = await inspectImage(path);
+  return list ? { ...summary, mapped: await listMapping(path) } : summary;
 }
 
 const mib = (n: number): string => `${(n / 1048576).toFixed(2)} MiB`;
 
-export function printInspect(s: ImageSummary): string {
+export function printInspect(s: InspectResult): string {
   const lines = [
     `${s.path}: leanckpt image v${s.version.major}.${s.version.minor}, ${mib(s.bytes)}, every checksum valid`,
     `guest: ${s.pageCount} pages of ${s.pageSize} B (${mib(s.pageCount * s.pageSize)}); device state ${s.stateBytes} B`,
@@ -20,6 +23,9 @@ export function printInspect(s: ImageSummary): string {
     '| record | count | bytes |',
     '|---|---:|---:|',
     ...Object.entries(s.records).map(([name, t]) => `| ${name} | ${t.count} | ${t.bytes} |`),
+    ...(s.mapped
+      ? ['', 'mapped pages (pfn disk sector):', ...s.mapped.map(([p, d, sec]) => `${p} ${d} ${sec}`)]
+      : []),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -1,7 +1,7 @@
 /** Checkpoint image v1: write, restore and inspect. The byte layout is specified in docs/image-format.md. */
 export { writeImage } from './writer.ts';
 export { restoreImage } from './restore.ts';
-export { inspectImage } from './inspect.ts';
+export { inspectImage, listMapping } from './inspect.ts';
 export { POLICIES } from './policy.ts';
 export type {
   ImageInput,

@@ -29,3 +29,15 @@ export async function inspectImage(path: string): Promise<ImageSummary> {
     records,
   };
 }
+
+/** The page-to-block map stored in an image, as [pfn, disk, sector] in (disk, sector, pfn) order. */
+export async function listMapping(path: string): Promise<[pfn: number, disk: number, sector: number][]> {
+  const hasher = await loadHasher();
+  const out: [number, number, number][] = [];
+  await walkImage(path, hasher, {
+    map(m) {
+      for (let i = 0; i < m.count; i++) out.push([m.pfn[i]!, m.disk[i]!, m.sector[i]!]);
+    },
+  });
+  return out;
+}

@@ -1,0 +1,56 @@
+/** Option parsers and option groups shared by several commands. */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { PRECISE, type Delivery } from '../core/checkpoint/delivery.ts';
+
+export function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+      throw new InvalidArgumentError(`${name} must be a whole number >= 1, got "${value}"`);
+    }
+    return n;
+  };
+}
+
+const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+
+/** Parses "4G", "512M", "64k", "1073741824" into bytes; a whole number of 4 KiB pages. */
+export function byteSize(name: string) {
+  return (value: string): number => {
+    const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(value.trim());
+    const bytes = m ? Math.round(Number(m[1]) * UNITS[m[2]!.toUpperCase()]!) : NaN;
+    if (!Number.isSafeInteger(bytes) || bytes < 4096 || bytes % 4096 !== 0) {
+      throw new InvalidArgumentError(
+        `${name} must be a size like 1G, 512M or 65536 (a whole number of 4 KiB pages), got "${value}"`,
+      );
+    }
+    return bytes;
+  };
+}
+
+export interface DeliveryFlags {
+  delivery: 'precise' | 'epoch';
+  epoch: number;
+  revalidate?: boolean;
+}
+
+/** --delivery, --epoch, --revalidate: how memory writes reach the tracker (docs/invalidation.md). */
+export function addDeliveryOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--delivery <mode>', 'memory-write delivery to the tracker')
+        .choices(['precise', 'epoch'])
+        .default('precise'),
+    )
+    .option('--epoch <events>', 'events per epoch with --delivery epoch', positiveInt('--epoch'), 1024)
+    .option(
+      '--revalidate',
+      'with --delivery epoch: keep dirty-reported pages whose content hash still matches',
+    );
+}
+
+export function deliveryOf(f: DeliveryFlags): Delivery {
+  return f.delivery === 'precise'
+    ? PRECISE
+    : { kind: 'epoch', epochEvents: f.epoch, revalidate: f.revalidate === true };
+}
