@@ -193,9 +193,10 @@ export function buildProgram(): Command {
     .argument('<trace>')
     .option('--json', 'print the result as JSON')
     .action(async (path: string, opts: { json?: boolean }) => {
-      const { stats } = await import('./commands/trace.ts');
+      const { stats, printStats } = await import('./commands/trace.ts');
       const r = await stats(path);
-      json(opts.json ? r : r);
+      if (opts.json) json(r);
+      else out(printStats(path, r));
     });
   trace
     .command('convert')
