@@ -178,6 +178,10 @@ export function buildProgram(): Command {
     .description('Read a whole trace and check every event; a bad one is reported with its line number.')
     .argument('<trace>')
     .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      examples('leanckpt trace validate traces/samples/rule-03-subpage-write-and-discard.jsonl'),
+    )
     .action(async (path: string, opts: { json?: boolean }) => {
       const { validate } = await import('./commands/trace.ts');
       const r = await validate(path);
@@ -192,6 +196,7 @@ export function buildProgram(): Command {
     .description('Counts per op, sectors moved, pages touched, checkpoints.')
     .argument('<trace>')
     .option('--json', 'print the result as JSON')
+    .addHelpText('after', examples('leanckpt trace stats run.lctrace --json'))
     .action(async (path: string, opts: { json?: boolean }) => {
       const { stats, printStats } = await import('./commands/trace.ts');
       const r = await stats(path);

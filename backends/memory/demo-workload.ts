@@ -8,7 +8,7 @@
  */
 import type { Segment } from '../../core/events/batch.ts';
 import { SECTORS_PER_PAGE } from '../../core/ports.ts';
-import { Prng } from './prng.ts';
+import { Prng } from '../../sim/prng.ts';
 import type { GuestScript } from './scripted-guest.ts';
 import { MemoryWorld } from './world.ts';
 
