@@ -47,6 +47,11 @@ export function buildProgram(): Command {
       .option('--mem <size>', 'guest memory, e.g. 1G or 512M (up to 16G)', byteSize('--mem'), 2 ** 30)
       .option('--seed <n>', 'seed of the simulation', positiveInt('--seed'), 1)
       .option(
+        '--events <n>',
+        'length of the run in events (default: depends on workload and memory)',
+        positiveInt('--events'),
+      )
+      .option(
         '--checkpoint-every <ops>',
         'periodic checkpoints every N guest operations (default: one at the end)',
         positiveInt('--checkpoint-every'),
@@ -252,6 +257,7 @@ export interface SimulateCliOptions extends DeliveryFlags {
   workload: string;
   mem: number;
   seed: number;
+  events?: number;
   checkpointEvery?: number;
   record?: string;
   policy: PolicyName;

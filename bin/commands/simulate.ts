@@ -54,6 +54,7 @@ export async function simulateCommand(opts: SimulateCliOptions): Promise<ReplayR
     workload,
     memBytes: opts.mem,
     seed: opts.seed,
+    ...(opts.events ? { events: opts.events } : {}),
     checkpoints: opts.checkpointEvery ? { every: opts.checkpointEvery } : {},
   });
   const writer = opts.record ? await TraceWriter.create(opts.record, sim.header) : undefined;

@@ -56,3 +56,23 @@ describe('sample traces', () => {
     });
   }
 });
+
+describe('simulated sample traces', () => {
+  for (const name of ['pv-linux-kernel-build-64M', 'hvm-windows-desktop-64M']) {
+    it(`${name}: replays with every checkpoint verified, in precise and epoch delivery`, async () => {
+      for (const mode of ['precise', 'epoch:512+revalidate']) {
+        const trace = await openTrace(join(SAMPLES, `${name}.lctrace`));
+        const r = await replay(trace.header, trace.batches, {
+          delivery: parseDelivery(mode),
+          policy: 'p2b+zero',
+        });
+        expect(r.checkpoints.length).toBeGreaterThanOrEqual(2);
+        for (const c of r.checkpoints) {
+          expect(c.verified, c.failure).toBe(true);
+          expect(c.demotedPages).toBe(0);
+          expect(c.mappedPages).toBeGreaterThan(0);
+        }
+      }
+    });
+  }
+});
