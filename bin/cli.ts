@@ -240,12 +240,17 @@ export function buildProgram(): Command {
       .option('--ops <n>', 'guest operations between checkpoints', positiveInt('--ops'), 4000)
       .option('--out <dir>', 'keep the images in this directory (default: a temporary one, removed)')
       .option('--json', 'print the results as JSON'),
-  ).action(async (opts: DemoCliOptions) => {
-    const { demo, printDemo } = await import('./commands/demo.ts');
-    const result = await demo(opts);
-    if (opts.json) json(result);
-    else out(printDemo(result));
-  });
+  )
+    .addHelpText(
+      'after',
+      examples('leanckpt demo', 'leanckpt demo --delivery epoch --epoch 256 --revalidate --out imgs'),
+    )
+    .action(async (opts: DemoCliOptions) => {
+      const { demo, printDemo } = await import('./commands/demo.ts');
+      const result = await demo(opts);
+      if (opts.json) json(result);
+      else out(printDemo(result));
+    });
 
   return program;
 }

@@ -12,26 +12,42 @@ import { RULE_MUTATIONS } from './rule-mutations.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const scratch = mkdtempSync(join(tmpdir(), 'leanckpt-rules-'));
-const TESTS = ['test/core/tracker', 'test/model', 'test/backends/sim'];
+const TESTS = ['test/core/tracker', 'test/model', 'test/backends/sim/replay.test.ts', 'test/traces'];
 
 function copyProject(): void {
-  for (const entry of ['core', 'backends', 'test', 'package.json', 'tsconfig.json', 'vitest.config.ts']) {
+  for (const entry of [
+    'core',
+    'backends',
+    'sim',
+    'traces',
+    'test',
+    'package.json',
+    'tsconfig.json',
+    'vitest.config.ts',
+  ]) {
     cpSync(join(root, entry), join(scratch, entry), { recursive: true });
   }
   symlinkSync(join(root, 'node_modules'), join(scratch, 'node_modules'));
 }
 
-function runTests(): { failed: boolean; seconds: number } {
+function runTests(): { failed: boolean; seconds: number; output: string } {
   const t0 = performance.now();
   const r = spawnSync('npx', ['vitest', 'run', ...TESTS], { cwd: scratch, encoding: 'utf8' });
-  return { failed: r.status !== 0, seconds: (performance.now() - t0) / 1000 };
+  return {
+    failed: r.status !== 0,
+    seconds: (performance.now() - t0) / 1000,
+    output: `${r.stdout}${r.stderr}`,
+  };
 }
 
 let unnoticed = 0;
 try {
   copyProject();
   const clean = runTests();
-  if (clean.failed) throw new Error('the unmodified suite fails; fix that first');
+  if (clean.failed) {
+    console.error(clean.output.slice(-4000));
+    throw new Error('the unmodified suite fails; fix that first');
+  }
   console.log(`unmodified suite passes (${clean.seconds.toFixed(1)} s)\n`);
   console.log('| rule deleted | suite | time |\n|---|---|---:|');
   for (const m of RULE_MUTATIONS) {
