@@ -84,6 +84,12 @@ describe('leanckpt CLI', () => {
       [['demo', '--disk-sectors', '100'], /--disk-sectors must be at least 4096/],
       [['inspect', join(dir, 'missing.lckpt')], /no such file/],
       [['frobnicate'], /unknown command/],
+      [['simulate', '--guest', 'vax'], /unknown guest kind "vax"; choose one of: pv-linux/],
+      [['simulate', '--workload', 'chess'], /unknown workload "chess"/],
+      [['simulate', '--mem', '3'], /--mem must be a size like 1G/],
+      [['simulate', '--mem', '17G'], /--mem must be at most 16G/],
+      [['simulate', '--epoch', '0'], /--epoch must be a whole number >= 1/],
+      [['restore', 'x.lckpt'], /required option '--disks <manifest>'/],
     ];
     for (const [args, message] of cases) {
       const r = leanckpt(...args);
