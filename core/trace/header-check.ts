@@ -1,6 +1,6 @@
 /** Checks a decoded header object (the first line of JSON Lines, the header record of binary). */
 import { fault } from './errors.ts';
-import { TRACE_FORMAT, TRACE_VERSION, type TraceHeader } from './header.ts';
+import { makeHeader, TRACE_FORMAT, TRACE_VERSION, type TraceHeader } from './header.ts';
 
 /** Most pages a trace can name: pfns are u32. */
 export const MAX_PAGES = 2 ** 32;
@@ -60,15 +60,7 @@ export function checkHeader(v: unknown): TraceHeader {
   }
   const meta = v['meta'] ?? {};
   if (!isObject(meta)) fault('header: "meta" must be a JSON object');
-  return {
-    format: TRACE_FORMAT,
-    version: TRACE_VERSION,
-    pageSize: 4096,
-    sectorSize: 512,
-    pages,
-    disks,
-    meta,
-  };
+  return makeHeader(pages, disks, meta);
 }
 
 /** The header as its canonical JSON text (fields in schema order), as both formats store it. */

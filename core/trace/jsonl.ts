@@ -11,6 +11,7 @@ import { checkHeader, headerJson, MAX_DISK_ID } from './header-check.ts';
 import type { TraceHeader } from './header.ts';
 import type { RecordSink } from './records.ts';
 import type { ByteSource } from './source.ts';
+import { withRoom } from './varint.ts';
 
 /** Longest line a reader accepts. */
 export const MAX_LINE_BYTES = 256 * 1024 * 1024;
@@ -657,13 +658,7 @@ export class JsonlSink implements RecordSink {
   }
 
   private room(extra: number): void {
-    const need = this.n + extra;
-    if (need <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < need) size *= 2;
-    const bigger = new Uint8Array(size);
-    bigger.set(this.buf.subarray(0, this.n));
-    this.buf = bigger;
+    this.buf = withRoom(this.buf, this.n, extra);
   }
 
   private put(word: Uint8Array): void {

@@ -5,6 +5,21 @@
  */
 import { fault } from './errors.ts';
 
+/** `buf` if it has room for `extra` bytes after its first `used`, else a doubled copy that does. */
+export function withRoom<B extends Uint8Array>(
+  buf: B,
+  used: number,
+  extra: number,
+): B | Uint8Array<ArrayBuffer> {
+  const need = used + extra;
+  if (need <= buf.length) return buf;
+  let size = buf.length * 2;
+  while (size < need) size *= 2;
+  const bigger = new Uint8Array(size);
+  bigger.set(buf.subarray(0, used));
+  return bigger;
+}
+
 /** A growable byte buffer written front to back. */
 export class ByteSink {
   buf: Uint8Array;
@@ -19,13 +34,7 @@ export class ByteSink {
   }
 
   ensure(extra: number): void {
-    const need = this.n + extra;
-    if (need <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < need) size *= 2;
-    const bigger = new Uint8Array(size);
-    bigger.set(this.buf.subarray(0, this.n));
-    this.buf = bigger;
+    this.buf = withRoom(this.buf, this.n, extra);
   }
 
   u8(v: number): void {
