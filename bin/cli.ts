@@ -3,6 +3,9 @@
  * command lazily, so `--help` stays fast and commands stay testable as plain functions.
  */
 import { Command, Option } from 'commander';
+import { registerExperimentCommands } from './commands/register-experiment.ts';
+import { registerLabCommands } from './commands/register-lab.ts';
+import { registerXenCommands } from './commands/register-xen.ts';
 import { addDeliveryOptions, byteSize, positiveInt, type DeliveryFlags } from './options.ts';
 
 const out = (text: string): void => void process.stdout.write(text);
@@ -252,6 +255,9 @@ export function buildProgram(): Command {
       else out(printDemo(result));
     });
 
+  registerExperimentCommands(program);
+  registerLabCommands(program);
+  registerXenCommands(program);
   return program;
 }
 
