@@ -1,7 +1,8 @@
 /**
  * Requests between submit and completion, and what happened to them meanwhile: whether they overlap
  * another request in a way whose outcome is undefined (rule 7), and which of their pages the guest
- * wrote while they flew (rule 6). In-flight requests are few (a ring's worth), so plain scans suffice.
+ * wrote while they flew (rule 6). In-flight requests are few (a ring's worth), so a race check scans
+ * them; page reference counts are a typed array, since every segment of every request touches one.
  */
 import { IoDir } from '../events/batch.ts';
 
@@ -24,9 +25,15 @@ export interface InflightRequest {
 export class InflightTable {
   private readonly byId = new Map<number, InflightRequest>();
   /** pfn -> number of in-flight requests that use it. */
-  private readonly pageRefs = new Map<number, number>();
+  private readonly pageRefs: Uint32Array;
+  /** Pages with pageRefs > 0. */
+  private busyPages = 0;
   /** pfn -> sequence number of the latest memory write to it while some request used it. */
   private readonly lastWrite = new Map<number, number>();
+
+  constructor(pageCount: number) {
+    this.pageRefs = new Uint32Array(pageCount);
+  }
 
   get size(): number {
     return this.byId.size;
@@ -55,7 +62,8 @@ export class InflightTable {
       }
     }
     this.byId.set(req.id, req);
-    for (const pfn of req.pfn) this.pageRefs.set(pfn, (this.pageRefs.get(pfn) ?? 0) + 1);
+    const refs = this.pageRefs;
+    for (let k = 0; k < req.pfn.length; k++) if (refs[req.pfn[k]!]!++ === 0) this.busyPages++;
   }
 
   /** Removes and returns request `id`. */
@@ -63,12 +71,12 @@ export class InflightTable {
     const req = this.byId.get(id);
     if (!req) return undefined;
     this.byId.delete(id);
-    for (const pfn of req.pfn) {
-      const refs = this.pageRefs.get(pfn)! - 1;
-      if (refs > 0) this.pageRefs.set(pfn, refs);
-      else {
-        this.pageRefs.delete(pfn);
-        this.lastWrite.delete(pfn);
+    const refs = this.pageRefs;
+    for (let k = 0; k < req.pfn.length; k++) {
+      const pfn = req.pfn[k]!;
+      if (--refs[pfn]! === 0) {
+        this.busyPages--;
+        if (this.lastWrite.size > 0) this.lastWrite.delete(pfn);
       }
     }
     return req;
@@ -76,18 +84,19 @@ export class InflightTable {
 
   /** Records that the guest wrote page `pfn` at sequence `seq` (only matters while it is in flight). */
   noteMemWrite(pfn: number, seq: number): void {
-    if (this.pageRefs.has(pfn)) this.lastWrite.set(pfn, seq);
+    if (this.pageRefs[pfn]! > 0) this.lastWrite.set(pfn, seq);
   }
 
   /** Whether the guest wrote `pfn` after `req` was submitted. */
   isTainted(req: InflightRequest, pfn: number): boolean {
+    if (this.lastWrite.size === 0) return false;
     const w = this.lastWrite.get(pfn);
     return w !== undefined && w > req.submitSeq;
   }
 
   private usesAnyPage(pfns: Uint32Array): boolean {
-    if (this.pageRefs.size === 0) return false;
-    for (const pfn of pfns) if (this.pageRefs.has(pfn)) return true;
+    if (this.busyPages === 0) return false;
+    for (let k = 0; k < pfns.length; k++) if (this.pageRefs[pfns[k]!]! > 0) return true;
     return false;
   }
 }

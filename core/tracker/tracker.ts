@@ -36,7 +36,7 @@ export class PageBlockTracker {
   readonly map: PageBlockMap;
   readonly space: DiskSpace;
   readonly stats: TrackerStats = emptyStats();
-  private readonly inflight = new InflightTable();
+  private readonly inflight: InflightTable;
   private readonly probe: ContentProbe | undefined;
   private seq = 0;
 
@@ -47,6 +47,7 @@ export class PageBlockTracker {
     if (opts.revalidate && !opts.probe) throw new TypeError('hash revalidation needs a content probe');
     this.space = new DiskSpace(geometry.disks);
     this.map = new PageBlockMap(geometry.pageCount, { withHashes: opts.revalidate === true });
+    this.inflight = new InflightTable(geometry.pageCount);
     this.probe = opts.revalidate ? opts.probe : undefined;
   }
 
