@@ -1,39 +1,31 @@
 /**
- * Benchmark 1 of issue 5 (first cut): events per second through the full rxjs pipeline into the
- * page-to-block map, against a bare loop over the same typed arrays that does only the map updates.
- * Both run in the same process on the same batches, so the ratio is meaningful on a noisy machine.
- *
- *   npx tsx bench/tracker-throughput.ts [--events N] [--mem BYTES] [--runs R]
+ * Benchmark 1: events per second through the full rxjs pipeline into the page-to-block map, against a
+ * bare loop over the same typed arrays that does only the map updates those events imply (no
+ * validation, no race or in-flight bookkeeping, no statistics). Same process, same batches, best of
+ * `runs` alternating runs, so the ratio holds on a noisy machine.
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { from, lastValueFrom } from 'rxjs';
 import { IoDir, Op, type EventBatch } from '../core/events/batch.ts';
-import { PageBlockMap } from '../core/pbmap/page-block-map.ts';
+import type { GuestGeometry } from '../core/ports.ts';
 import { DiskSpace } from '../core/pbmap/disk-space.ts';
+import { PageBlockMap } from '../core/pbmap/page-block-map.ts';
+import { traceGeometry } from '../core/trace/header.ts';
 import { trackPageBlocks } from '../core/tracker/operators/track-page-blocks.ts';
 import { PageBlockTracker } from '../core/tracker/tracker.ts';
-import { traceGeometry } from '../core/trace/header.ts';
 import { simulate } from '../sim/index.ts';
+import { GiB, row, seconds, type BenchOptions, type BenchResult } from './lib/result.ts';
 
-const arg = (name: string, def: number): number => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
+const SIZES = {
+  full: { events: 10_000_000, memBytes: 4 * GiB, runs: 3 },
+  tiny: { events: 20_000, memBytes: 64 * 2 ** 20, runs: 1 },
 };
-const EVENTS = arg('--events', 2_000_000);
-const MEM = arg('--mem', 2 ** 30);
-const RUNS = arg('--runs', 3);
 
-const sim = simulate({ guest: 'pv-linux', workload: 'file-copy', memBytes: MEM, seed: 1, events: EVENTS });
-const batches: EventBatch[] = [...sim.batches];
-const total = batches.reduce((n, b) => n + b.length, 0);
-const geometry = traceGeometry(sim.header);
-
-/** The baseline: only the map updates the events imply, no validation, no in-flight bookkeeping. */
-function bareLoop(): number {
+/** The baseline: only the map updates the events imply. */
+export function bareLoop(batches: readonly EventBatch[], geometry: GuestGeometry): number {
   const space = new DiskSpace(geometry.disks);
   const map = new PageBlockMap(geometry.pageCount, { withHashes: false });
-  const pending = new Map<number, number>(); // id -> event index encoded as batch*2^32+i
+  // Request id -> its submit, encoded as batch * 2^32 + event index.
+  const pending = new Map<number, number>();
   for (let bi = 0; bi < batches.length; bi++) {
     const b = batches[bi]!;
     for (let i = 0; i < b.length; i++) {
@@ -58,46 +50,64 @@ function bareLoop(): number {
   return map.size;
 }
 
-async function pipeline(): Promise<number> {
+export async function pipeline(batches: readonly EventBatch[], geometry: GuestGeometry): Promise<number> {
   const tracker = new PageBlockTracker(geometry);
   await lastValueFrom(from(batches).pipe(trackPageBlocks(tracker)), { defaultValue: null });
   return tracker.map.size;
 }
 
-function time(fn: () => unknown): number {
-  const t0 = performance.now();
-  fn();
-  return (performance.now() - t0) / 1000;
+export async function run(opts: BenchOptions): Promise<BenchResult[]> {
+  const size = SIZES[opts.scale];
+  const simOpts = {
+    guest: 'pv-linux',
+    workload: 'file-copy',
+    memBytes: size.memBytes,
+    seed: 1,
+    events: size.events,
+  } as const;
+  opts.log(`tracker-throughput: simulating ${size.events} events`);
+  const sim = simulate(simOpts);
+  const batches: EventBatch[] = [...sim.batches];
+  const events = batches.reduce((n, b) => n + b.length, 0);
+  const pageArgs = batches.reduce((n, b) => n + b.pfn.length, 0);
+  const geometry = traceGeometry(sim.header);
+  let bare = Infinity;
+  let pipe = Infinity;
+  let mappedBare = 0;
+  let mappedPipe = 0;
+  for (let r = 0; r < size.runs; r++) {
+    bare = Math.min(bare, await seconds(() => (mappedBare = bareLoop(batches, geometry))));
+    pipe = Math.min(pipe, await seconds(async () => (mappedPipe = await pipeline(batches, geometry))));
+    opts.log(`tracker-throughput: run ${r + 1}: bare ${bare.toFixed(2)} s, pipeline ${pipe.toFixed(2)} s`);
+  }
+  const pipeRate = events / pipe;
+  const bareRate = events / bare;
+  return [
+    {
+      name: 'tracker-throughput',
+      params: { ...simOpts, runs: size.runs },
+      rows: [
+        row('pipeline', pipeRate, 'ev/s', null, '', '>= 10 M ev/s', pipeRate >= 10e6),
+        row(
+          'pipeline vs bare loop',
+          pipeRate,
+          'ev/s',
+          bareRate,
+          'bare loop',
+          '>= 0.5x',
+          pipeRate >= 0.5 * bareRate,
+        ),
+      ],
+      details: {
+        events,
+        pageArguments: pageArgs,
+        pageArgumentsPerEvent: pageArgs / events,
+        bareSeconds: bare,
+        pipelineSeconds: pipe,
+        // Close but not equal: the tracker maps nothing for racing, failed or torn requests.
+        mappedBare,
+        mappedPipeline: mappedPipe,
+      },
+    },
+  ];
 }
-
-const results: { run: number; bare: number; pipeline: number }[] = [];
-for (let run = 1; run <= RUNS; run++) {
-  const bare = time(bareLoop);
-  const t0 = performance.now();
-  await pipeline();
-  const pipe = (performance.now() - t0) / 1000;
-  results.push({ run, bare, pipeline: pipe });
-}
-const best = (k: 'bare' | 'pipeline') => Math.min(...results.map((r) => r[k]));
-const summary = {
-  benchmark: 'tracker-throughput',
-  events: total,
-  guestPages: geometry.pageCount,
-  runs: RUNS,
-  bareEventsPerSecond: total / best('bare'),
-  pipelineEventsPerSecond: total / best('pipeline'),
-  ratioToBare: best('bare') / best('pipeline'),
-  targets: { eventsPerSecond: 10_000_000, ratioToBare: 0.5 },
-  node: process.version,
-  date: new Date().toISOString(),
-};
-console.log('| measure | value |\n|---|---:|');
-console.log(`| events | ${total} |`);
-console.log(`| bare loop | ${(summary.bareEventsPerSecond / 1e6).toFixed(2)} M events/s |`);
-console.log(`| rxjs pipeline + tracker | ${(summary.pipelineEventsPerSecond / 1e6).toFixed(2)} M events/s |`);
-console.log(`| pipeline / bare | ${summary.ratioToBare.toFixed(2)}x (target >= 0.5x) |`);
-mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
-writeFileSync(
-  join(import.meta.dirname, 'results', 'tracker-throughput.json'),
-  `${JSON.stringify(summary, null, 2)}\n`,
-);

@@ -1,0 +1,102 @@
+/**
+ * `npm run bench`: runs the benchmarks, prints one table (measured, baseline measured in the same
+ * run, ratio, target, met?) and writes bench/results/<name>.json. Each benchmark module runs in its
+ * own Node process (with --expose-gc), so memory numbers and JIT state do not leak between them.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { BENCHMARKS, MODULES, modulesFor } from './benchmarks.ts';
+import type { BenchResult, BenchScale } from './lib/result.ts';
+import { markdownTable } from './lib/table.ts';
+
+interface Opts {
+  only?: string;
+  scale: BenchScale;
+  save: boolean;
+  json?: boolean;
+  inProcess?: boolean;
+  child?: string;
+  scratch?: string;
+  out?: string;
+}
+
+const program = new Command('bench')
+  .description('Runs the performance benchmarks and compares each with its baseline and target.')
+  .option('--only <names>', `comma-separated benchmarks: ${Object.keys(BENCHMARKS).join(', ')}`)
+  .addOption(
+    new Option('--scale <scale>', "sizes: full (the issue's) or tiny (seconds)")
+      .choices(['full', 'tiny'])
+      .default('full'),
+  )
+  .option('--no-save', 'do not write bench/results/*.json')
+  .option('--json', 'print the results as JSON instead of a table')
+  .option('--in-process', 'run every benchmark in this process (memory numbers are then less exact)')
+  .addOption(new Option('--child <module>').hideHelp())
+  .addOption(new Option('--scratch <dir>').hideHelp())
+  .addOption(new Option('--out <file>').hideHelp())
+  .addHelpText(
+    'after',
+    `
+Examples:
+  npm run bench                                   all six at full size (about 10 minutes on 2 cores)
+  npm run bench -- --only tracker-throughput      one benchmark
+  npm run bench -- --only checkpoint-write,restore --json
+  npm run bench -- --scale tiny --no-save         a quick check that every benchmark runs`,
+  );
+
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+async function runModule(name: string, scale: BenchScale, scratch: string): Promise<BenchResult[]> {
+  const run = await MODULES[name]!();
+  return run({ scale, scratch, log });
+}
+
+function runChild(name: string, scale: BenchScale, scratch: string): BenchResult[] {
+  const out = join(scratch, `${name}.result.json`);
+  const args = ['--expose-gc', '--import', 'tsx', import.meta.filename, '--child', name, '--scale', scale];
+  const r = spawnSync(process.execPath, [...args, '--scratch', scratch, '--out', out], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (r.status !== 0) throw new Error(`benchmark ${name} failed (exit ${r.status ?? r.signal})`);
+  return JSON.parse(readFileSync(out, 'utf8')) as BenchResult[];
+}
+
+async function main(o: Opts): Promise<void> {
+  if (o.child) {
+    writeFileSync(o.out!, JSON.stringify(await runModule(o.child, o.scale, o.scratch!)));
+    return;
+  }
+  const wanted = o.only ? o.only.split(',').map((s) => s.trim()) : Object.keys(BENCHMARKS);
+  const modules = modulesFor(wanted);
+  const scratch = mkdtempSync(join(tmpdir(), 'leanckpt-bench-'));
+  const results: BenchResult[] = [];
+  try {
+    for (const m of modules) {
+      const got = o.inProcess ? await runModule(m, o.scale, scratch) : runChild(m, o.scale, scratch);
+      results.push(...got.filter((r) => wanted.includes(r.name)));
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const env = {
+    scale: o.scale,
+    node: process.version,
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model ?? '',
+    date: new Date().toISOString(),
+  };
+  if (o.save) {
+    const dir = join(import.meta.dirname, 'results');
+    mkdirSync(dir, { recursive: true });
+    for (const r of results)
+      writeFileSync(join(dir, `${r.name}.json`), `${JSON.stringify({ ...r, ...env }, null, 2)}\n`);
+  }
+  if (o.json) console.log(JSON.stringify({ ...env, results }, null, 2));
+  else console.log(markdownTable(results));
+}
+
+program.parse();
+await main(program.opts<Opts>());
