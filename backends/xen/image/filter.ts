@@ -1,0 +1,142 @@
+/**
+ * The save-side filter: turns a parsed `xl save` stream into a Xen image. A page is left out only if
+ *  - all its 4096 bytes are zero, or
+ *  - it is an ordinary page (type NOTAB: PV page tables are rewritten by the saver, so they never equal
+ *    disk content), the page-to-block map names 8 sectors for it, and those sectors, read now from the
+ *    frozen disk, hold exactly the page's bytes (compared byte for byte).
+ * So a missed invalidation costs space, never correctness. Every other byte is kept verbatim.
+ */
+import type { Hasher64 } from '../../../core/hash.ts';
+import { SectorRuns } from '../../../core/image/sector-runs.ts';
+import type { BlockStore } from '../../../core/ports.ts';
+import { PageType, PAGE_SIZE } from '../stream/format.ts';
+import type { PageBatch, SaveStreamParser } from '../stream/parser.ts';
+import type { PageMapView } from '../tracked-domain.ts';
+import type { XenImageWriter } from './writer.ts';
+
+export interface FilterStats {
+  streamBytes: number;
+  streamHash: bigint;
+  /** Pages with data in the stream. */
+  pageSlots: number;
+  pagesMapped: number;
+  pagesZero: number;
+  pagesKept: number;
+  /** Pages the map named whose sectors no longer hold their bytes: kept, at the cost of space. */
+  pagesDemoted: number;
+  /** Mapped pages not eligible because of their type (page tables). */
+  pagesNotOrdinary: number;
+  diskReads: number;
+}
+
+const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
+const SLOT_KEPT = 0;
+const SLOT_ZERO = 1;
+const SLOT_MAPPED = 2;
+
+export async function filterStream(
+  parser: SaveStreamParser,
+  map: PageMapView,
+  blocks: BlockStore,
+  writer: XenImageWriter,
+  hasher: Hasher64,
+): Promise<FilterStats> {
+  const stats: FilterStats = {
+    streamBytes: 0,
+    streamHash: 0n,
+    pageSlots: 0,
+    pagesMapped: 0,
+    pagesZero: 0,
+    pagesKept: 0,
+    pagesDemoted: 0,
+    pagesNotOrdinary: 0,
+    diskReads: 0,
+  };
+  const sectorsOf = new Map(blocks.disks.map((d) => [d.id, d.sectors]));
+  const whole = hasher.streaming();
+  // Per batch (at most one PAGE_DATA record): what each slot becomes, and where a mapped one lives.
+  let kind = new Uint8Array(1024);
+  let disk = new Uint32Array(1024);
+  let sector = new Float64Array(1024);
+  let hash = new BigUint64Array(1024);
+  let order = new Uint32Array(1024);
+  let batch: PageBatch | undefined;
+  const runs = new SectorRuns(blocks, hasher, (slot, _d, _s, expected, actual, page) => {
+    const mine = batch!.data.subarray(slot * PAGE_SIZE, (slot + 1) * PAGE_SIZE);
+    if (expected === actual && Buffer.compare(page, mine) === 0) kind[slot] = SLOT_MAPPED;
+    else stats.pagesDemoted++;
+  });
+
+  for await (const event of parser.events()) {
+    if (event.kind === 'bytes') {
+      whole.update(event.bytes);
+      stats.streamBytes += event.bytes.length;
+      await writer.keep(event.bytes);
+      continue;
+    }
+    batch = event.batch;
+    const n = batch.count;
+    whole.update(batch.data);
+    stats.streamBytes += batch.data.length;
+    stats.pageSlots += n;
+    if (kind.length < n) {
+      kind = new Uint8Array(n);
+      disk = new Uint32Array(n);
+      sector = new Float64Array(n);
+      hash = new BigUint64Array(n);
+      order = new Uint32Array(n);
+    }
+    let candidates = 0;
+    for (let i = 0; i < n; i++) {
+      const page = batch.data.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
+      kind[i] = SLOT_KEPT;
+      if (Buffer.compare(page, ZERO_PAGE) === 0) {
+        kind[i] = SLOT_ZERO;
+        continue;
+      }
+      const pfn = batch.pfns[i]!;
+      const where = pfn < 2 ** 32 ? map.get(pfn) : undefined;
+      if (where === undefined) continue;
+      const size = sectorsOf.get(where.disk);
+      if (batch.types[i] !== PageType.NOTAB) {
+        stats.pagesNotOrdinary++;
+        continue;
+      }
+      if (size === undefined || where.sector + 8 > size) {
+        stats.pagesDemoted++;
+        continue;
+      }
+      disk[i] = where.disk;
+      sector[i] = where.sector;
+      hash[i] = hasher.hash64(page);
+      order[candidates++] = i;
+    }
+    if (candidates > 0) {
+      // Read the disk in (disk, sector) order so neighbouring pages share one read.
+      const sorted = Array.from(order.subarray(0, candidates)).sort(
+        (a, b) => disk[a]! - disk[b]! || sector[a]! - sector[b]!,
+      );
+      for (const i of sorted) {
+        if (!runs.fits(disk[i]!, sector[i]!)) await runs.flush();
+        runs.add(i, disk[i]!, sector[i]!, hash[i]!);
+      }
+      await runs.flush();
+    }
+    for (let i = 0; i < n; i++) {
+      const k = kind[i];
+      if (k === SLOT_ZERO) {
+        stats.pagesZero++;
+        await writer.zero();
+      } else if (k === SLOT_MAPPED) {
+        stats.pagesMapped++;
+        await writer.mapped(batch.pfns[i]!, disk[i]!, sector[i]!, hash[i]!);
+      } else {
+        stats.pagesKept++;
+        await writer.keep(batch.data.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE));
+      }
+    }
+  }
+  stats.diskReads = runs.reads;
+  stats.streamHash = whole.digest();
+  return stats;
+}

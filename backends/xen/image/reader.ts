@@ -1,0 +1,292 @@
+/**
+ * Reads a Xen image front to back and hands out its records only after checking, in this order: the
+ * header (magic, major version, checksum); per record its framing (header present, length bounds, fits
+ * in the file, checksum) before any body byte is looked at; then type, order and the record's own
+ * rules; at END the recount of pages and stream bytes. Nothing unverified ever reaches a caller.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { ImageFormatError } from '../../../core/errors.ts';
+import type { Hasher64 } from '../../../core/hash.ts';
+import { hex64 } from '../../../core/image/format.ts';
+import { ByteSource } from '../stream/byte-source.ts';
+import {
+  DISK_FIXED_SIZE,
+  DISK_TEXT_MAX,
+  END_SIZE,
+  framedSize,
+  MAP_ENTRY_SIZE,
+  MAP_MAX_ENTRIES,
+  REC_CHECKSUM_SIZE,
+  REC_HEADER_SIZE,
+  REC_LENGTH_MAX,
+  XEN_FORMAT_VERSION,
+  XEN_HEADER_SIZE,
+  XEN_MAGIC,
+  XenRec,
+  xenRecordName,
+  type XenDisk,
+  type XenEnd,
+} from './format.ts';
+
+export interface MapEntries {
+  readonly count: number;
+  readonly pfn: Uint32Array;
+  readonly disk: Uint32Array;
+  readonly sector: Float64Array;
+  readonly hash: BigUint64Array;
+}
+
+export type XenImageItem =
+  | { readonly kind: 'stream'; readonly at: number; readonly bytes: Uint8Array }
+  | { readonly kind: 'zero'; readonly at: number; readonly pages: number }
+  | { readonly kind: 'map'; readonly at: number; readonly entries: MapEntries };
+
+const fail = (record: string, at: number, message: string): ImageFormatError =>
+  new ImageFormatError(`${message} (${record} record at offset ${at})`, record, at);
+
+export class XenImageReader {
+  readonly disks: XenDisk[] = [];
+  end: XenEnd | undefined;
+  version = { major: 0, minor: 0 };
+  private readonly diskSectors = new Map<number, number>();
+
+  private constructor(
+    readonly path: string,
+    readonly size: number,
+    private readonly src: ByteSource,
+    private readonly hasher: Hasher64,
+  ) {}
+
+  static async open(path: string, hasher: Hasher64): Promise<XenImageReader> {
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+    } catch (err) {
+      throw new ImageFormatError(`Cannot open image ${path}: ${(err as Error).message}`, 'file', 0);
+    }
+    const src = new ByteSource(createReadStream(path, { highWaterMark: 4 << 20 }));
+    const reader = new XenImageReader(path, size, src, hasher);
+    await reader.header();
+    return reader;
+  }
+
+  /** Whether `bytes` (the start of a file) look like a Xen image: the magic alone. */
+  static sniff(bytes: Uint8Array): boolean {
+    return bytes.length >= XEN_MAGIC.length && XEN_MAGIC.every((b, i) => bytes[i] === b);
+  }
+
+  private async header(): Promise<void> {
+    const first = await this.src.read(Math.min(this.size, XEN_HEADER_SIZE), 'header');
+    if (!XenImageReader.sniff(first)) throw fail('header', 0, 'Not a leanckpt Xen image: bad magic');
+    if (this.size < XEN_HEADER_SIZE) {
+      throw fail(
+        'header',
+        0,
+        `Image truncated in the file header: ${this.size} bytes, expected ${XEN_HEADER_SIZE}`,
+      );
+    }
+    const v = new DataView(first.buffer, first.byteOffset, XEN_HEADER_SIZE);
+    const major = v.getUint16(8, true);
+    const minor = v.getUint16(10, true);
+    if (major !== XEN_FORMAT_VERSION.major) {
+      throw fail(
+        'header',
+        8,
+        `Unsupported Xen image version ${major}.${minor}: this build reads ${XEN_FORMAT_VERSION.major}.x`,
+      );
+    }
+    const stored = v.getBigUint64(16, true);
+    const actual = this.hasher.hash64(first.subarray(0, 16));
+    if (stored !== actual) {
+      throw fail(
+        'header',
+        16,
+        `File header checksum mismatch (stored ${hex64(stored)}, computed ${hex64(actual)})`,
+      );
+    }
+    this.version = { major, minor };
+  }
+
+  /** The records after the header, verified; ends after END. */
+  async *items(): AsyncGenerator<XenImageItem> {
+    let streamStarted = false;
+    let zero = 0;
+    let mapped = 0;
+    let kept = 0;
+    for (;;) {
+      const at = this.src.offset;
+      const left = this.size - at;
+      if (left === 0) throw fail('END', at, 'Image truncated: the file ends without an END record');
+      if (left < REC_HEADER_SIZE + REC_CHECKSUM_SIZE) {
+        throw fail('record', at, `Record truncated: ${left} bytes left, a record takes at least 16`);
+      }
+      const hdr = await this.src.read(REC_HEADER_SIZE, 'record header');
+      const type = new DataView(hdr.buffer, hdr.byteOffset, 8).getUint32(0, true);
+      const length = new DataView(hdr.buffer, hdr.byteOffset, 8).getUint32(4, true);
+      const name = xenRecordName(type);
+      if (length > REC_LENGTH_MAX)
+        throw fail(name, at, `${name} record length ${length} exceeds the maximum ${REC_LENGTH_MAX}`);
+      const framed = framedSize(length);
+      if (framed > left)
+        throw fail(name, at, `${name} record truncated: needs ${framed} bytes, the file has ${left} left`);
+      const head = hdr.slice();
+      const rest = await this.src.read(framed - REC_HEADER_SIZE, `${name} record`);
+      const sumAt = rest.length - REC_CHECKSUM_SIZE;
+      const stored = new DataView(rest.buffer, rest.byteOffset + sumAt, 8).getBigUint64(0, true);
+      const actual = this.hasher.streaming().update(head).update(rest.subarray(0, sumAt)).digest();
+      if (stored !== actual) {
+        throw fail(
+          name,
+          at,
+          `${name} record checksum mismatch (stored ${hex64(stored)}, computed ${hex64(actual)})`,
+        );
+      }
+      const body = rest.subarray(0, length);
+      const v = new DataView(body.buffer, body.byteOffset, body.byteLength);
+      switch (type) {
+        case XenRec.DISK:
+          if (streamStarted)
+            throw fail(name, at, 'DISK record out of order: DISK records come before the stream');
+          this.disk(v, body, at);
+          break;
+        case XenRec.STREAM:
+          if (length === 0) throw fail(name, at, 'STREAM record is empty');
+          streamStarted = true;
+          kept += length;
+          yield { kind: 'stream', at, bytes: body };
+          break;
+        case XenRec.ZERO: {
+          if (length !== 8) throw fail(name, at, `ZERO record wrong size: length ${length}, expected 8`);
+          const pages = v.getUint32(0, true);
+          if (pages === 0) throw fail(name, at, 'ZERO record with 0 pages');
+          streamStarted = true;
+          zero += pages;
+          yield { kind: 'zero', at, pages };
+          break;
+        }
+        case XenRec.MAP: {
+          const entries = this.map(v, at);
+          streamStarted = true;
+          mapped += entries.count;
+          yield { kind: 'map', at, entries };
+          break;
+        }
+        case XenRec.END:
+          this.finish(v, at, { zero, mapped, kept });
+          if (this.src.offset !== this.size) {
+            throw fail(name, at, `${this.size - this.src.offset} bytes after the END record`);
+          }
+          return;
+        default:
+          if ((type & XenRec.OPTIONAL) === 0) {
+            throw fail(
+              name,
+              at,
+              `Unknown mandatory record type ${name}: this build cannot restore the image`,
+            );
+          }
+      }
+    }
+  }
+
+  private disk(v: DataView, body: Uint8Array, at: number): void {
+    if (body.length < DISK_FIXED_SIZE)
+      throw fail('DISK', at, `DISK record truncated: length ${body.length}, min ${DISK_FIXED_SIZE}`);
+    const id = v.getUint32(0, true);
+    const uuidLen = v.getUint32(4, true);
+    const sectors = Number(v.getBigUint64(8, true));
+    const pathLen = v.getUint32(16, true);
+    if (uuidLen > DISK_TEXT_MAX || pathLen > DISK_TEXT_MAX)
+      throw fail('DISK', at, `DISK ${id}: identity or path longer than ${DISK_TEXT_MAX}`);
+    const expected = DISK_FIXED_SIZE + uuidLen + pathLen;
+    if (body.length !== expected)
+      throw fail('DISK', at, `DISK record wrong size: length ${body.length}, expected ${expected}`);
+    if (!Number.isSafeInteger(sectors))
+      throw fail('DISK', at, `DISK ${id}: ${sectors} sectors is out of range`);
+    if (this.diskSectors.has(id)) throw fail('DISK', at, `DISK ${id} appears twice`);
+    const dec = new TextDecoder();
+    this.diskSectors.set(id, sectors);
+    this.disks.push({
+      id,
+      sectors,
+      uuid: dec.decode(body.subarray(DISK_FIXED_SIZE, DISK_FIXED_SIZE + uuidLen)),
+      path: dec.decode(body.subarray(DISK_FIXED_SIZE + uuidLen, expected)),
+    });
+  }
+
+  private map(v: DataView, at: number): MapEntries {
+    if (v.byteLength < 8) throw fail('MAP', at, `MAP record truncated: length ${v.byteLength}, min 8`);
+    const count = v.getUint32(0, true);
+    if (count === 0 || count > MAP_MAX_ENTRIES)
+      throw fail('MAP', at, `MAP record count ${count} outside 1..${MAP_MAX_ENTRIES}`);
+    const expected = 8 + MAP_ENTRY_SIZE * count;
+    if (v.byteLength !== expected)
+      throw fail('MAP', at, `MAP record wrong size: length ${v.byteLength}, expected ${expected}`);
+    const e = {
+      count,
+      pfn: new Uint32Array(count),
+      disk: new Uint32Array(count),
+      sector: new Float64Array(count),
+      hash: new BigUint64Array(count),
+    };
+    for (let i = 0; i < count; i++) {
+      const o = 8 + MAP_ENTRY_SIZE * i;
+      e.pfn[i] = v.getUint32(o, true);
+      const disk = v.getUint32(o + 4, true);
+      const sector = Number(v.getBigUint64(o + 8, true));
+      const sectors = this.diskSectors.get(disk);
+      if (sectors === undefined)
+        throw fail(
+          'MAP',
+          at,
+          `MAP entry ${i} (page ${e.pfn[i]}) names disk ${disk}, which has no DISK record`,
+        );
+      if (sector + 8 > sectors) {
+        throw fail(
+          'MAP',
+          at,
+          `MAP entry ${i} (page ${e.pfn[i]}): sectors ${sector}..${sector + 7} beyond disk ${disk} (${sectors} sectors)`,
+        );
+      }
+      e.disk[i] = disk;
+      e.sector[i] = sector;
+      e.hash[i] = v.getBigUint64(o + 16, true);
+    }
+    return e;
+  }
+
+  private finish(v: DataView, at: number, seen: { zero: number; mapped: number; kept: number }): void {
+    if (v.byteLength !== END_SIZE)
+      throw fail('END', at, `END record wrong size: length ${v.byteLength}, expected ${END_SIZE}`);
+    const n = (o: number): number => Number(v.getBigUint64(o, true));
+    const guest = v.getUint32(40, true);
+    if (guest !== 1 && guest !== 2) throw fail('END', at, `END record: unknown guest type ${guest}`);
+    const end: XenEnd = {
+      streamBytes: n(0),
+      streamHash: v.getBigUint64(8, true),
+      pageSlots: n(16),
+      pagesMapped: n(24),
+      pagesZero: n(32),
+      guest: guest === 1 ? 'pv' : 'hvm',
+    };
+    if (end.pagesMapped !== seen.mapped || end.pagesZero !== seen.zero) {
+      throw fail(
+        'END',
+        at,
+        `END counts disagree with the image: ${end.pagesMapped} mapped and ${end.pagesZero} zero recorded, ${seen.mapped} and ${seen.zero} found`,
+      );
+    }
+    const rebuilt = seen.kept + 4096 * (seen.mapped + seen.zero);
+    if (end.streamBytes !== rebuilt) {
+      throw fail(
+        'END',
+        at,
+        `END says the stream has ${end.streamBytes} bytes, the image rebuilds ${rebuilt}`,
+      );
+    }
+    if (end.pageSlots < seen.mapped + seen.zero)
+      throw fail('END', at, `END: ${end.pageSlots} page slots, fewer than the pages left out`);
+    this.end = end;
+  }
+}
