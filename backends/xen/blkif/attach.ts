@@ -123,9 +123,10 @@ export class AttachedDisk {
     const ring = deps.connector.mapRing(spec.domid, r.refs);
     try {
       const back = new BackRing(ring.bytes, r.refs.length, abi);
-      let device: BlkifDevice | undefined;
-      const channel = deps.connector.bindEventChannel(spec.domid, r.eventChannel, () => device?.kick());
-      device = new BlkifDevice({
+      // The channel exists before the device it wakes; notifications before then find nothing to do.
+      const wake = { kick: (): void => {} };
+      const channel = deps.connector.bindEventChannel(spec.domid, r.eventChannel, () => wake.kick());
+      const device = new BlkifDevice({
         diskId: spec.devid,
         store: spec.store,
         ring: back,
@@ -139,6 +140,7 @@ export class AttachedDisk {
         onRefused: (m) => deps.log(`${spec.vdev}: refused a request: ${m}`),
         onBroken: (e) => deps.log(`${spec.vdev}: ${e.message}; no longer serving`),
       });
+      wake.kick = () => device.kick();
       this.ring = ring;
       this.channel = channel;
       this.device = device;
