@@ -1,0 +1,167 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RestoreError } from '../../../../core/errors.ts';
+import { loadHasher, type Hasher64 } from '../../../../core/hash.ts';
+import { rebuildXenStream, verifyXenImage } from '../../../../backends/xen/image/rebuild.ts';
+import { writeXenImage } from '../../../../backends/xen/image/save-image.ts';
+import { SaveStreamParser } from '../../../../backends/xen/stream/parser.ts';
+import { tempDir } from '../../../support/image-fakes.ts';
+import { arbGuestShape, buildGuest, type Guest, type GuestShape } from '../fixtures/guest.ts';
+import { chunked, streamBytes, streamPieces } from '../fixtures/stream-fixture.ts';
+
+let hasher: Hasher64;
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+beforeAll(async () => {
+  hasher = await loadHasher();
+  tmp = await tempDir('leanckpt-xen-image-');
+});
+afterAll(() => tmp.cleanup());
+
+async function save(g: Guest, name: string) {
+  const path = tmp.path(name);
+  const stats = await writeXenImage(
+    path,
+    chunked(streamPieces(g.spec), 5000),
+    g.map,
+    g.disks,
+    g.disks.xenDisks(),
+    hasher,
+  );
+  return { path, stats };
+}
+
+async function rebuild(g: Guest, path: string): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  await rebuildXenStream(path, g.disks, hasher, async (b) => void parts.push(b.slice()));
+  return Buffer.concat(parts);
+}
+
+/** What the filter must decide, computed independently from the parsed stream. */
+async function expectedCounts(g: Guest) {
+  const counts = { slots: 0, zero: 0, mapped: 0 };
+  const disk = g.disks.bytes.get(g.diskId)!;
+  for await (const e of new SaveStreamParser(chunked(streamPieces(g.spec))).events()) {
+    if (e.kind !== 'pages') continue;
+    for (let i = 0; i < e.batch.count; i++) {
+      counts.slots++;
+      const page = e.batch.data.subarray(i * 4096, (i + 1) * 4096);
+      const where = g.map.get(e.batch.pfns[i]!);
+      if (page.every((b) => b === 0)) counts.zero++;
+      else if (
+        where &&
+        e.batch.types[i] === 0 &&
+        Buffer.compare(page, disk.subarray(where.sector * 512, where.sector * 512 + 4096)) === 0
+      )
+        counts.mapped++;
+    }
+  }
+  return counts;
+}
+
+const fixed: GuestShape = {
+  guest: 'pv',
+  kinds: Array.from(
+    { length: 300 },
+    (_, i) => (['zero', 'disk', 'stale', 'random', 'random-mapped', 'table'] as const)[i % 6]!,
+  ),
+  offsets: Array.from({ length: 300 }, (_, i) => i * 13),
+  batch: 64,
+  libxcVersion: 3,
+  checkpoints: 0,
+  verify: false,
+  optionalRecords: true,
+  seed: 5,
+};
+
+describe('Xen image: rebuild(filter(stream)) is the stream, byte for byte', () => {
+  it('holds for generated PV and HVM streams of every shape', async () => {
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(arbGuestShape(), async (shape) => {
+        const g = buildGuest(shape);
+        const original = streamBytes(g.spec);
+        const { path, stats } = await save(g, `p${n++}.lcxen`);
+        expect(Buffer.compare(await rebuild(g, path), original)).toBe(0);
+        const want = await expectedCounts(g);
+        expect({ slots: stats.pageSlots, zero: stats.pagesZero, mapped: stats.pagesMapped }).toEqual(want);
+        expect(stats.pagesKept).toBe(want.slots - want.zero - want.mapped);
+        expect(stats.streamBytes).toBe(original.length);
+        expect(stats.imageBytes).toBe((await readFile(path)).length);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('leaves out mapped and zero pages and keeps stale, unmapped and page-table pages', async () => {
+    for (const guest of ['pv', 'hvm'] as const) {
+      const g = buildGuest({ ...fixed, guest });
+      const { path, stats } = await save(g, `fixed-${guest}.lcxen`);
+      // 300 pages: 50 of each kind. HVM has no page tables, so its 'table' pages are ordinary and mapped.
+      expect(stats.pagesZero).toBe(50);
+      expect(stats.pagesMapped).toBe(guest === 'pv' ? 50 : 100);
+      expect(stats.pagesDemoted).toBe(100);
+      expect(stats.pagesNotOrdinary).toBe(guest === 'pv' ? 50 : 0);
+      expect(stats.pagesKept).toBe(300 - stats.pagesZero - stats.pagesMapped);
+      const original = streamBytes(g.spec);
+      expect(stats.imageBytes).toBeLessThan(original.length - (stats.pagesZero + stats.pagesMapped) * 4000);
+      expect(Buffer.compare(await rebuild(g, path), original)).toBe(0);
+      const v = await verifyXenImage(path, g.disks, hasher);
+      expect(v.pagesMapped).toBe(stats.pagesMapped);
+      expect(v.end.guest).toBe(guest);
+    }
+  });
+});
+
+describe('Xen image: a changed disk is refused, naming page and sector', () => {
+  it('refuses before rebuilding when a referenced range changed', async () => {
+    const g = buildGuest(fixed);
+    const { path } = await save(g, 'changed.lcxen');
+    const where = g.map.get(1)!; // pfn 1 is a 'disk' page
+    const disk = g.disks.bytes.get(g.diskId)!;
+    disk[(where.sector + 3) * 512 + 7] = disk[(where.sector + 3) * 512 + 7]! ^ 1;
+    const err = await verifyXenImage(path, g.disks, hasher).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RestoreError);
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `^page 1 \\(disk ${g.diskId}, sector ${where.sector}\\): content hash mismatch, the disk changed since the save`,
+      ),
+    );
+    const again = await rebuild(g, path).catch((e: unknown) => e);
+    expect((again as Error).message).toMatch(/^page 1 \(disk 51712/);
+  });
+
+  it('refuses a disk of another identity or size, or a missing disk', async () => {
+    const g = buildGuest(fixed);
+    const { path } = await save(g, 'identity.lcxen');
+    const other = buildGuest(fixed);
+    other.disks.disks[0] = { ...other.disks.disks[0]!, uuid: 'xxh64:other' };
+    await expect(verifyXenImage(path, other.disks, hasher)).rejects.toThrow(
+      /disk 51712: its content is not the one the image was saved with \(identity xxh64:other, expected xxh64:fixture-5\)/,
+    );
+    const none = buildGuest(fixed, 51728);
+    await expect(verifyXenImage(path, none.disks, hasher)).rejects.toThrow(
+      /disk 51712 \(saved from .*\) was not given/,
+    );
+  });
+});
+
+describe('Xen image: corruption and truncation are refused', () => {
+  it('refuses every truncation and any flipped byte', async () => {
+    const g = buildGuest({ ...fixed, kinds: fixed.kinds.slice(0, 40), offsets: fixed.offsets.slice(0, 40) });
+    const { path } = await save(g, 'good.lcxen');
+    const good = await readFile(path);
+    const bad = tmp.path('bad.lcxen');
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: good.length - 1 }), fc.boolean(), async (at, truncate) => {
+        const bytes = truncate ? good.subarray(0, at) : Uint8Array.from(good);
+        if (!truncate) bytes[at] = bytes[at]! ^ 0x10;
+        await writeFile(bad, bytes);
+        await expect(verifyXenImage(bad, g.disks, hasher)).rejects.toThrow(
+          /bad magic|truncated|checksum mismatch|Unsupported Xen image version|ends without an END/,
+        );
+      }),
+      { numRuns: 80 },
+    );
+  });
+});
