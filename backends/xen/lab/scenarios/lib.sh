@@ -1,0 +1,151 @@
+#!/bin/bash
+# Shared helpers for scenario scripts run in dom0. Source it: `. "$LAB_LIB"`.
+# Protocol (one line each, parsed on the host; anything else on stdout is kept as log):
+#   STEP <name> <seconds> ok|fail|retry    RESULT <key> <value>    CHECK <name> ok|fail [detail]
+#   INTEGRITY <guest> OK|CORRUPT <detail>
+# Xen under TCG has rare spurious xl crashes: xl create/restore run with -e (no monitoring child, none
+# seen in 14 cycles) and lab_try retries a step once, reporting the failed try as `retry`.
+
+LAB_FAILED=0
+# A shell trace of the scenario goes to trace.log in the results dir (for diagnosis, not parsed).
+exec 9>>"$LAB_RESULTS/trace.log"
+BASH_XTRACEFD=9
+set -x
+
+lab_now() { date +%s.%N; }
+lab_since() { awk -v a="$1" -v b="$(lab_now)" 'BEGIN { printf "%.2f", b - a }'; }
+lab_result() { echo "RESULT $1 ${*:2}"; }
+lab_check() {
+  echo "CHECK $1 $2${3:+ $3}"
+  [ "$2" = ok ] || LAB_FAILED=1
+}
+
+# lab_step NAME CMD...: runs CMD once and reports it.
+lab_step() {
+  local name=$1 t0 rc
+  shift
+  t0=$(lab_now)
+  "$@"
+  rc=$?
+  if [ $rc -eq 0 ]; then echo "STEP $name $(lab_since "$t0") ok"; else
+    echo "STEP $name $(lab_since "$t0") fail"
+    LAB_FAILED=1
+  fi
+  return $rc
+}
+
+# lab_try NAME CMD...: like lab_step, but a failure is retried once (and reported as a retry). CMD must
+# be safe to run again after a failure.
+lab_try() {
+  local name=$1 t0
+  shift
+  t0=$(lab_now)
+  if "$@"; then
+    echo "STEP $name $(lab_since "$t0") ok"
+    return 0
+  fi
+  echo "STEP $name $(lab_since "$t0") retry"
+  sleep 2
+  lab_step "$name" "$@"
+}
+
+lab_log() { echo "LOG $*"; }
+
+# guest_console NAME: the guest's console log, written by xenconsoled.
+guest_console() { echo "$LAB_RESULTS/console/guest-$1.log"; }
+guest_lines() { if [ -f "$(guest_console "$1")" ]; then wc -l <"$(guest_console "$1")"; else echo 0; fi; }
+
+# guest_wait NAME REGEX TIMEOUT [AFTER_LINE]: waits until the console shows REGEX after line
+# AFTER_LINE; prints the matching line. Fails on timeout or when the guest reports an error.
+guest_wait() {
+  local name=$1 re=$2 timeout=$3 after=${4:-0} end line
+  end=$((SECONDS + timeout))
+  while [ $SECONDS -lt "$end" ]; do
+    line=$(tail -n +"$((after + 1))" "$(guest_console "$name")" 2>/dev/null | tr -d '\r' | grep -E -m 1 "$re")
+    if [ -n "$line" ]; then
+      echo "$line"
+      return 0
+    fi
+    if tail -n +"$((after + 1))" "$(guest_console "$name")" 2>/dev/null | grep -q -E '^GUEST error|Kernel panic'; then
+      lab_log "guest $name reported an error"
+      return 1
+    fi
+    sleep 2
+  done
+  lab_log "timeout after ${timeout}s waiting for '$re' on guest $name"
+  return 1
+}
+
+# guest_last NAME REGEX: the last console line matching REGEX.
+guest_last() { tr -d '\r' <"$(guest_console "$1")" | grep -E "$2" | tail -n 1; }
+
+# guest_config NAME TYPE WORKLOAD FS MEM_MIB: writes the xl config (pv or pvh; fs 4k or 1k).
+guest_config() {
+  local name=$1 type=$2 workload=$3 fs=$4 mem=$5 loop
+  cp "$LAB_GUEST/disk-$fs.img" "$LAB_WORK/$name.img"
+  loop=$(losetup -f --show "$LAB_WORK/$name.img") || return 1
+  echo "$loop" >"$LAB_WORK/$name.loop"
+  {
+    echo "name = \"$name\""
+    echo "type = \"$type\""
+    echo "kernel = \"$LAB_GUEST/vmlinuz\""
+    echo "ramdisk = \"$LAB_GUEST/initrd.gz\""
+    echo "extra = \"console=hvc0 loglevel=4 lab.workload=$workload\""
+    echo "memory = $mem"
+    echo "vcpus = 1"
+    echo "disk = [ 'format=raw,vdev=xvda,access=rw,backendtype=phy,target=$loop' ]"
+    echo 'on_crash = "preserve"'
+    # TCG's emulated SVM has no NRIP save: RDTSCP in an HVM-kind guest stalls it unless hidden.
+    if [ "$type" = pvh ]; then echo 'cpuid = "host,rdtscp=0"'; fi
+  } >"$LAB_WORK/$name.cfg"
+}
+
+# guest_create NAME: xl create -e, destroying any half-created leftover first (so it can be retried).
+guest_create() {
+  xl destroy "$1" >/dev/null 2>&1
+  xl create -e "$LAB_WORK/$1.cfg"
+}
+
+# guest_save NAME TARGET: xl save; retry-safe only while the domain still exists.
+guest_save() {
+  xl domid "$1" >/dev/null 2>&1 || {
+    lab_log "guest $1 is gone, cannot save it"
+    return 1
+  }
+  xl save "$1" "$2"
+}
+
+# guest_restore NAME FILE: xl restore -e, destroying a half-restored leftover first.
+guest_restore() {
+  xl destroy "$1" >/dev/null 2>&1
+  xl restore -e "$2"
+}
+
+# guest_cleanup NAME: destroys the domain and detaches its disk.
+guest_cleanup() {
+  xl destroy "$1" >/dev/null 2>&1
+  [ -f "$LAB_WORK/$1.loop" ] && losetup -d "$(cat "$LAB_WORK/$1.loop")" 2>/dev/null
+  rm -f "$LAB_WORK/$1.img" "$LAB_WORK/$1.loop"
+}
+
+# guest_integrity NAME AFTER_LINE TIMEOUT: waits for the guest's own check after a resume and
+# reports it as an INTEGRITY line.
+guest_integrity() {
+  local name=$1 line
+  if line=$(guest_wait "$name" '^INTEGRITY ' "$3" "$2"); then
+    echo "INTEGRITY $name ${line#INTEGRITY }"
+    case $line in "INTEGRITY OK"*) return 0 ;; esac
+  else
+    echo "INTEGRITY $name CORRUPT no integrity report from the guest"
+  fi
+  LAB_FAILED=1
+  return 1
+}
+
+# verify_stream FILE LOG: Xen's own stream checker on an `xl save` file.
+verify_stream() {
+  PYTHONPATH=/usr/lib/xen-4.17/lib/python python3 /usr/lib/xen-4.17/bin/verify-stream-v2 -f xl -v -i "$1" >"$2" 2>&1
+}
+
+# lab_finish: exit status of the scenario (nonzero when any step, check or integrity report failed).
+lab_finish() { exit "$LAB_FAILED"; }
