@@ -13,6 +13,7 @@ export const XEN_HEADER_SIZE = 24;
 export const XenRec = {
   END: 0x0000_0000,
   DISK: 0x0000_0002,
+  DISK_HASH: 0x0000_0003,
   MAP: 0x0000_0004,
   ZERO: 0x0000_0005,
   STREAM: 0x0000_0007,
@@ -28,6 +29,7 @@ export const MAP_MAX_ENTRIES = 65536;
 export const MAP_ENTRY_SIZE = 24;
 export const END_SIZE = 48;
 export const DISK_FIXED_SIZE = 24;
+export const DISK_HASH_SIZE = 16;
 export const DISK_TEXT_MAX = 4096;
 
 export const GuestCode = { pv: 1, hvm: 2 } as const;
@@ -59,10 +61,17 @@ export interface XenEnd {
 }
 
 export interface XenDisk {
+  /** The disk id MAP entries use: the blkif virtual device number. */
   readonly id: number;
   readonly sectors: number;
-  /** Identity of the exact disk content the MAP entries refer to (e.g. "xxh64:<hex>"). */
-  readonly uuid: string;
-  /** Where the disk file was when the image was written: a restore's default. */
+  /** The guest's name for the disk (e.g. "xvda"), to attach it again at restore. */
+  readonly vdev: string;
+  /** Where the frozen disk file was when the image was written: a restore's default. */
   readonly path: string;
+}
+
+/** XXH64 of a disk's whole content, computed while the stream was saved (a DISK_HASH record). */
+export interface XenDiskHash {
+  readonly id: number;
+  readonly hash: bigint;
 }

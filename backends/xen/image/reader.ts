@@ -12,6 +12,7 @@ import { hex64 } from '../../../core/image/format.ts';
 import { ByteSource } from '../stream/byte-source.ts';
 import {
   DISK_FIXED_SIZE,
+  DISK_HASH_SIZE,
   DISK_TEXT_MAX,
   END_SIZE,
   framedSize,
@@ -47,6 +48,7 @@ const fail = (record: string, at: number, message: string): ImageFormatError =>
 
 export class XenImageReader {
   readonly disks: XenDisk[] = [];
+  readonly diskHashes = new Map<number, bigint>();
   end: XenEnd | undefined;
   version = { major: 0, minor: 0 };
   private readonly diskSectors = new Map<number, number>();
@@ -111,6 +113,7 @@ export class XenImageReader {
   /** The records after the header, verified; ends after END. */
   async *items(): AsyncGenerator<XenImageItem> {
     let streamStarted = false;
+    let hashesStarted = false;
     let zero = 0;
     let mapped = 0;
     let kept = 0;
@@ -150,13 +153,20 @@ export class XenImageReader {
             throw fail(name, at, 'DISK record out of order: DISK records come before the stream');
           this.disk(v, body, at);
           break;
+        case XenRec.DISK_HASH:
+          this.diskHash(v, at);
+          hashesStarted = true;
+          break;
         case XenRec.STREAM:
+          if (hashesStarted)
+            throw fail(name, at, 'STREAM record out of order: it must come before DISK_HASH');
           if (length === 0) throw fail(name, at, 'STREAM record is empty');
           streamStarted = true;
           kept += length;
           yield { kind: 'stream', at, bytes: body };
           break;
         case XenRec.ZERO: {
+          if (hashesStarted) throw fail(name, at, 'ZERO record out of order: it must come before DISK_HASH');
           if (length !== 8) throw fail(name, at, `ZERO record wrong size: length ${length}, expected 8`);
           const pages = v.getUint32(0, true);
           if (pages === 0) throw fail(name, at, 'ZERO record with 0 pages');
@@ -166,6 +176,7 @@ export class XenImageReader {
           break;
         }
         case XenRec.MAP: {
+          if (hashesStarted) throw fail(name, at, 'MAP record out of order: it must come before DISK_HASH');
           const entries = this.map(v, at);
           streamStarted = true;
           mapped += entries.count;
@@ -194,12 +205,12 @@ export class XenImageReader {
     if (body.length < DISK_FIXED_SIZE)
       throw fail('DISK', at, `DISK record truncated: length ${body.length}, min ${DISK_FIXED_SIZE}`);
     const id = v.getUint32(0, true);
-    const uuidLen = v.getUint32(4, true);
+    const vdevLen = v.getUint32(4, true);
     const sectors = Number(v.getBigUint64(8, true));
     const pathLen = v.getUint32(16, true);
-    if (uuidLen > DISK_TEXT_MAX || pathLen > DISK_TEXT_MAX)
-      throw fail('DISK', at, `DISK ${id}: identity or path longer than ${DISK_TEXT_MAX}`);
-    const expected = DISK_FIXED_SIZE + uuidLen + pathLen;
+    if (vdevLen > DISK_TEXT_MAX || pathLen > DISK_TEXT_MAX)
+      throw fail('DISK', at, `DISK ${id}: device name or path longer than ${DISK_TEXT_MAX}`);
+    const expected = DISK_FIXED_SIZE + vdevLen + pathLen;
     if (body.length !== expected)
       throw fail('DISK', at, `DISK record wrong size: length ${body.length}, expected ${expected}`);
     if (!Number.isSafeInteger(sectors))
@@ -210,9 +221,24 @@ export class XenImageReader {
     this.disks.push({
       id,
       sectors,
-      uuid: dec.decode(body.subarray(DISK_FIXED_SIZE, DISK_FIXED_SIZE + uuidLen)),
-      path: dec.decode(body.subarray(DISK_FIXED_SIZE + uuidLen, expected)),
+      vdev: dec.decode(body.subarray(DISK_FIXED_SIZE, DISK_FIXED_SIZE + vdevLen)),
+      path: dec.decode(body.subarray(DISK_FIXED_SIZE + vdevLen, expected)),
     });
+  }
+
+  private diskHash(v: DataView, at: number): void {
+    if (v.byteLength !== DISK_HASH_SIZE) {
+      throw fail(
+        'DISK_HASH',
+        at,
+        `DISK_HASH record wrong size: length ${v.byteLength}, expected ${DISK_HASH_SIZE}`,
+      );
+    }
+    const id = v.getUint32(0, true);
+    if (!this.diskSectors.has(id))
+      throw fail('DISK_HASH', at, `DISK_HASH for disk ${id}, which has no DISK record`);
+    if (this.diskHashes.has(id)) throw fail('DISK_HASH', at, `DISK_HASH for disk ${id} appears twice`);
+    this.diskHashes.set(id, v.getBigUint64(8, true));
   }
 
   private map(v: DataView, at: number): MapEntries {
@@ -284,6 +310,9 @@ export class XenImageReader {
         at,
         `END says the stream has ${end.streamBytes} bytes, the image rebuilds ${rebuilt}`,
       );
+    }
+    for (const d of this.disks) {
+      if (!this.diskHashes.has(d.id)) throw fail('END', at, `disk ${d.id} has no DISK_HASH record`);
     }
     if (end.pageSlots < seen.mapped + seen.zero)
       throw fail('END', at, `END: ${end.pageSlots} page slots, fewer than the pages left out`);

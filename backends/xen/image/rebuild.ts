@@ -42,21 +42,26 @@ const mismatch = (
     sector,
   );
 
-/** Checks each DISK of the image against the block store: same id, size and identity. */
-export function checkDisks(disks: readonly XenDisk[], blocks: BlockStore): void {
-  for (const d of disks) {
+/** The identity a block store gives a disk whose whole content hashes to `hash`. */
+export const contentIdentity = (hash: bigint): string => `xxh64:${hash.toString(16).padStart(16, '0')}`;
+
+/** Checks each DISK of the image against the block store: same id, size and content hash. */
+export function checkDisks(reader: XenImageReader, blocks: BlockStore): void {
+  for (const d of reader.disks) {
     const have = blocks.disks.find((b) => b.id === d.id);
-    if (!have) throw new RestoreError(`disk ${d.id} (saved from ${d.path}) was not given`, undefined, d.id);
+    if (!have)
+      throw new RestoreError(`disk ${d.id} (${d.vdev}, saved from ${d.path}) was not given`, undefined, d.id);
     if (have.sectors !== d.sectors) {
       throw new RestoreError(
-        `disk ${d.id}: ${have.sectors} sectors given, the image was saved with ${d.sectors}`,
+        `disk ${d.id} (${d.vdev}): ${have.sectors} sectors given, the image was saved with ${d.sectors}`,
         undefined,
         d.id,
       );
     }
-    if (have.uuid !== d.uuid) {
+    const expected = contentIdentity(reader.diskHashes.get(d.id)!);
+    if (have.uuid !== expected) {
       throw new RestoreError(
-        `disk ${d.id}: its content is not the one the image was saved with (identity ${have.uuid}, expected ${d.uuid})`,
+        `disk ${d.id} (${d.vdev}): its content is not the one the image was saved with (${have.uuid}, expected ${expected})`,
         undefined,
         d.id,
       );
@@ -67,7 +72,7 @@ export function checkDisks(disks: readonly XenDisk[], blocks: BlockStore): void 
 /**
  * Reads the whole image (every checksum, order and count), then every referenced sector range in
  * (disk, sector) order with coalesced reads; throws at the first page whose sectors changed.
- * `checkIdentity` also compares the disks' identities (content hashes) after the ranges.
+ * `checkIdentity` then compares each disk's whole-content hash (block store identity `xxh64:<hex>`).
  */
 export async function verifyXenImage(
   path: string,
@@ -80,8 +85,9 @@ export async function verifyXenImage(
   for await (const item of reader.items()) if (item.kind === 'map') maps.push(item.entries);
   const end = reader.end!;
   for (const d of reader.disks) {
-    const have = blocks.disks.find((b) => b.id === d.id);
-    if (!have) throw new RestoreError(`disk ${d.id} (saved from ${d.path}) was not given`, undefined, d.id);
+    if (!blocks.disks.some((b) => b.id === d.id)) {
+      throw new RestoreError(`disk ${d.id} (${d.vdev}, saved from ${d.path}) was not given`, undefined, d.id);
+    }
   }
   const total = maps.reduce((n, m) => n + m.count, 0);
   const pfn = new Uint32Array(total);
@@ -107,7 +113,7 @@ export async function verifyXenImage(
     runs.add(i, disk[i]!, sector[i]!, hash[i]!);
   }
   await runs.flush();
-  if (checkIdentity) checkDisks(reader.disks, blocks);
+  if (checkIdentity) checkDisks(reader, blocks);
   return { disks: reader.disks, end, pagesMapped: total, diskReads: runs.reads, imageBytes: reader.size };
 }
 

@@ -8,6 +8,7 @@ import type { Hasher64 } from '../../../core/hash.ts';
 import { frameInPlace } from '../../../core/image/frame.ts';
 import {
   DISK_FIXED_SIZE,
+  DISK_HASH_SIZE,
   END_SIZE,
   GuestCode,
   MAP_ENTRY_SIZE,
@@ -20,6 +21,7 @@ import {
   XenRec,
   framedSize,
   type XenDisk,
+  type XenDiskHash,
   type XenEnd,
 } from './format.ts';
 
@@ -53,18 +55,18 @@ export class XenImageWriter {
     await this.write(head);
     const enc = new TextEncoder();
     for (const d of disks) {
-      const uuid = enc.encode(d.uuid);
+      const vdev = enc.encode(d.vdev);
       const path = enc.encode(d.path);
       const body = this.body(XenRec.DISK);
       const b = REC_HEADER_SIZE;
       this.view.setUint32(b, d.id, true);
-      this.view.setUint32(b + 4, uuid.length, true);
+      this.view.setUint32(b + 4, vdev.length, true);
       this.view.setBigUint64(b + 8, BigInt(d.sectors), true);
       this.view.setUint32(b + 16, path.length, true);
       this.view.setUint32(b + 20, 0, true);
-      body.set(uuid, DISK_FIXED_SIZE);
-      body.set(path, DISK_FIXED_SIZE + uuid.length);
-      this.used = DISK_FIXED_SIZE + uuid.length + path.length;
+      body.set(vdev, DISK_FIXED_SIZE);
+      body.set(path, DISK_FIXED_SIZE + vdev.length);
+      this.used = DISK_FIXED_SIZE + vdev.length + path.length;
       await this.flush();
     }
   }
@@ -111,8 +113,17 @@ export class XenImageWriter {
     this.mapCount++;
   }
 
-  async finish(end: XenEnd): Promise<void> {
+  /** Closes the stream part and records each disk's content hash. */
+  async finish(end: XenEnd, hashes: readonly XenDiskHash[]): Promise<void> {
     await this.flush();
+    for (const h of hashes) {
+      this.body(XenRec.DISK_HASH);
+      this.view.setUint32(REC_HEADER_SIZE, h.id, true);
+      this.view.setUint32(REC_HEADER_SIZE + 4, 0, true);
+      this.view.setBigUint64(REC_HEADER_SIZE + 8, h.hash, true);
+      this.used = DISK_HASH_SIZE;
+      await this.flush();
+    }
     this.body(XenRec.END);
     const b = REC_HEADER_SIZE;
     this.view.setBigUint64(b, BigInt(end.streamBytes), true);

@@ -7,6 +7,7 @@ import { rebuildXenStream, verifyXenImage } from '../../../../backends/xen/image
 import { writeXenImage } from '../../../../backends/xen/image/save-image.ts';
 import { SaveStreamParser } from '../../../../backends/xen/stream/parser.ts';
 import { tempDir } from '../../../support/image-fakes.ts';
+import { MemoryDisks } from '../fixtures/disks.ts';
 import { arbGuestShape, buildGuest, type Guest, type GuestShape } from '../fixtures/guest.ts';
 import { chunked, streamBytes, streamPieces } from '../fixtures/stream-fixture.ts';
 
@@ -20,14 +21,14 @@ afterAll(() => tmp.cleanup());
 
 async function save(g: Guest, name: string) {
   const path = tmp.path(name);
-  const stats = await writeXenImage(
-    path,
-    chunked(streamPieces(g.spec), 5000),
-    g.map,
-    g.disks,
-    g.disks.xenDisks(),
+  const stats = await writeXenImage(path, {
+    stream: chunked(streamPieces(g.spec), 5000),
+    map: g.map,
+    blocks: g.disks,
+    disks: g.disks.xenDisks(),
+    diskHashes: Promise.resolve(g.disks.contentHashes(hasher)),
     hasher,
-  );
+  });
   return { path, stats };
 }
 
@@ -79,7 +80,7 @@ describe('Xen image: rebuild(filter(stream)) is the stream, byte for byte', () =
     let n = 0;
     await fc.assert(
       fc.asyncProperty(arbGuestShape(), async (shape) => {
-        const g = buildGuest(shape);
+        const g = buildGuest(shape, hasher);
         const original = streamBytes(g.spec);
         const { path, stats } = await save(g, `p${n++}.lcxen`);
         expect(Buffer.compare(await rebuild(g, path), original)).toBe(0);
@@ -95,7 +96,7 @@ describe('Xen image: rebuild(filter(stream)) is the stream, byte for byte', () =
 
   it('leaves out mapped and zero pages and keeps stale, unmapped and page-table pages', async () => {
     for (const guest of ['pv', 'hvm'] as const) {
-      const g = buildGuest({ ...fixed, guest });
+      const g = buildGuest({ ...fixed, guest }, hasher);
       const { path, stats } = await save(g, `fixed-${guest}.lcxen`);
       // 300 pages: 50 of each kind. HVM has no page tables, so its 'table' pages are ordinary and mapped.
       expect(stats.pagesZero).toBe(50);
@@ -115,7 +116,7 @@ describe('Xen image: rebuild(filter(stream)) is the stream, byte for byte', () =
 
 describe('Xen image: a changed disk is refused, naming page and sector', () => {
   it('refuses before rebuilding when a referenced range changed', async () => {
-    const g = buildGuest(fixed);
+    const g = buildGuest(fixed, hasher);
     const { path } = await save(g, 'changed.lcxen');
     const where = g.map.get(1)!; // pfn 1 is a 'disk' page
     const disk = g.disks.bytes.get(g.diskId)!;
@@ -132,23 +133,29 @@ describe('Xen image: a changed disk is refused, naming page and sector', () => {
   });
 
   it('refuses a disk of another identity or size, or a missing disk', async () => {
-    const g = buildGuest(fixed);
+    const g = buildGuest(fixed, hasher);
     const { path } = await save(g, 'identity.lcxen');
-    const other = buildGuest(fixed);
-    other.disks.disks[0] = { ...other.disks.disks[0]!, uuid: 'xxh64:other' };
-    await expect(verifyXenImage(path, other.disks, hasher)).rejects.toThrow(
-      /disk 51712: its content is not the one the image was saved with \(identity xxh64:other, expected xxh64:fixture-5\)/,
+    // A byte no page refers to changed: only the whole-content hash can tell.
+    const other = buildGuest(fixed, hasher);
+    const bytes = other.disks.bytes.get(other.diskId)!;
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 1;
+    const changed = MemoryDisks.of([{ id: other.diskId, bytes }], hasher);
+    await expect(verifyXenImage(path, changed, hasher)).rejects.toThrow(
+      /^disk 51712 \(xvd51712\): its content is not the one the image was saved with \(xxh64:[0-9a-f]{16}, expected xxh64:[0-9a-f]{16}\)$/,
     );
-    const none = buildGuest(fixed, 51728);
+    const none = buildGuest(fixed, hasher, 51728);
     await expect(verifyXenImage(path, none.disks, hasher)).rejects.toThrow(
-      /disk 51712 \(saved from .*\) was not given/,
+      /disk 51712 \(xvd51712, saved from .*\) was not given/,
     );
   });
 });
 
 describe('Xen image: corruption and truncation are refused', () => {
   it('refuses every truncation and any flipped byte', async () => {
-    const g = buildGuest({ ...fixed, kinds: fixed.kinds.slice(0, 40), offsets: fixed.offsets.slice(0, 40) });
+    const g = buildGuest(
+      { ...fixed, kinds: fixed.kinds.slice(0, 40), offsets: fixed.offsets.slice(0, 40) },
+      hasher,
+    );
     const { path } = await save(g, 'good.lcxen');
     const good = await readFile(path);
     const bad = tmp.path('bad.lcxen');
