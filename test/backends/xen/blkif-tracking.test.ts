@@ -171,7 +171,8 @@ describe('blkif requests into the tracker', () => {
             for (const s of burst) {
               if (s.op === 'cpu') {
                 // The guest CPU writes a page, and (precise delivery) the event says so at once.
-                r.guest.page(s.pfn)[s.byte * 16] ^= 0xff;
+                const page = r.guest.page(s.pfn);
+                page[s.byte * 16] = page[s.byte * 16]! ^ 0xff;
                 r.bus.add({ op: 'mem_write', pfns: [s.pfn] });
                 r.bus.flush();
               } else if (s.op === 'fail') r.disk.failingSectors.add(s.sector);

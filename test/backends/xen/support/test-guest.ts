@@ -19,6 +19,9 @@ export class TestGuest {
   private nextRef = 8;
   /** Grants whose copies fail (as if the guest revoked them too early). */
   readonly failingGrants = new Set<number>();
+  /** Log-dirty as Xen keeps it: CPU writes and grant-copy destinations set bits while it is on. */
+  logDirtyOn = false;
+  readonly dirtyBits: Uint8Array;
 
   constructor(
     readonly pageCount: number,
@@ -27,6 +30,7 @@ export class TestGuest {
   ) {
     this.memory = new Uint8Array(pageCount * PAGE);
     this.table = { version: 1, bytes: new Uint8Array(tableFrames * PAGE) };
+    this.dirtyBits = new Uint8Array(Math.ceil(pageCount / 8));
     this.p2m = [];
     for (let pfn = 0; pfn < pageCount; pfn++) {
       // A fixed scramble, far above the PFN range, so a PFN mistaken for a frame cannot pass.
@@ -46,6 +50,16 @@ export class TestGuest {
 
   page(pfn: number): Uint8Array {
     return this.memory.subarray(pfn * PAGE, (pfn + 1) * PAGE);
+  }
+
+  markDirty(pfn: number): void {
+    if (this.logDirtyOn) this.dirtyBits[pfn >> 3] = this.dirtyBits[pfn >> 3]! | (1 << (pfn & 7));
+  }
+
+  /** The guest's CPU stores `value` at byte `offset` of page `pfn`. */
+  cpuWrite(pfn: number, offset: number, value: number): void {
+    this.page(pfn)[offset] = value;
+    this.markDirty(pfn);
   }
 
   /** Grants page `pfn` to domain 0; returns the reference. */
@@ -70,7 +84,9 @@ export class TestGuest {
     if ((flags & GTF.typeMask) !== GTF.permitAccess || v.getUint16(2, true) !== 0) return undefined;
     if (writable && flags & GTF.readonly) return undefined;
     const pfn = this.m2p.get(BigInt(v.getUint32(4, true)));
-    return pfn === undefined ? undefined : this.page(pfn);
+    if (pfn === undefined) return undefined;
+    if (writable) this.markDirty(pfn);
+    return this.page(pfn);
   }
 
   /** Grant copy as Xen does it: piece by piece; a failing piece leaves the earlier ones done. */

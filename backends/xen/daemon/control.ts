@@ -1,0 +1,170 @@
+/**
+ * The control socket of a tracking process: newline-delimited JSON requests and answers over a Unix
+ * socket, so `xen save` and `xen status` (other processes) reach the session that holds the map.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import type { PageMapView, TrackedDisk, TrackedDomain } from '../tracked-domain.ts';
+import { fromWire, SnapshotView, toWire, type WireSnapshot } from './map-view.ts';
+import type { SessionStatus, TrackingSession } from './session.ts';
+
+export type ControlRequest = { readonly cmd: 'status' | 'quiesce' | 'resume' | 'release' | 'stop' };
+
+type Reply =
+  | { readonly ok: true; readonly status?: SessionStatus; readonly map?: WireSnapshot }
+  | { readonly ok: false; readonly error: string };
+
+/** Serves `session` at `path`; `onStop` runs after a `stop` (or `release`) request is answered. */
+export async function serveControl(
+  session: TrackingSession,
+  path: string,
+  onStop: () => void,
+): Promise<Server> {
+  mkdirSync(dirname(path), { recursive: true });
+  rmSync(path, { force: true });
+  const handle = async (req: ControlRequest): Promise<Reply> => {
+    switch (req.cmd) {
+      case 'status':
+        return { ok: true, status: session.status() };
+      case 'quiesce':
+        return { ok: true, map: toWire(await session.quiesceSnapshot()) };
+      case 'resume':
+        await session.resume();
+        return { ok: true };
+      case 'release':
+      case 'stop':
+        await session.release();
+        return { ok: true };
+      default:
+        return { ok: false, error: `unknown command ${JSON.stringify((req as { cmd: unknown }).cmd)}` };
+    }
+  };
+  const server = createServer((sock) => {
+    let buf = '';
+    let chain = Promise.resolve();
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => {
+      buf += chunk;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        chain = chain.then(async () => {
+          let reply: Reply;
+          let req: ControlRequest | undefined;
+          try {
+            req = JSON.parse(line) as ControlRequest;
+            reply = await handle(req);
+          } catch (err) {
+            reply = { ok: false, error: err instanceof Error ? err.message : String(err) };
+          }
+          sock.write(`${JSON.stringify(reply)}\n`);
+          if (reply.ok && (req?.cmd === 'stop' || req?.cmd === 'release')) onStop();
+        });
+      }
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  return server;
+}
+
+/** A client of one control socket; requests go one at a time. */
+export class ControlClient {
+  private buf = '';
+  private readonly waiting: ((line: string) => void)[] = [];
+  private closedWith: Error | undefined;
+
+  private constructor(private readonly sock: Socket) {
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => {
+      this.buf += chunk;
+      for (let nl = this.buf.indexOf('\n'); nl >= 0; nl = this.buf.indexOf('\n')) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        this.waiting.shift()?.(line);
+      }
+    });
+    const fail = (err: Error): void => {
+      this.closedWith = err;
+      for (const w of this.waiting.splice(0)) w(JSON.stringify({ ok: false, error: err.message }));
+    };
+    sock.on('error', fail);
+    sock.on('close', () => fail(new Error('the tracking process closed the connection')));
+  }
+
+  /** Connects; rejects with the socket error (ENOENT, ECONNREFUSED: no tracking process). */
+  static connect(path: string): Promise<ControlClient> {
+    return new Promise((resolve, reject) => {
+      const sock = createConnection(path);
+      sock.once('connect', () => resolve(new ControlClient(sock)));
+      sock.once('error', reject);
+    });
+  }
+
+  async request(req: ControlRequest): Promise<Exclude<Reply, { ok: false }>> {
+    if (this.closedWith) throw this.closedWith;
+    const line = await new Promise<string>((resolve) => {
+      this.waiting.push(resolve);
+      this.sock.write(`${JSON.stringify(req)}\n`);
+    });
+    const reply = JSON.parse(line) as Reply;
+    if (!reply.ok) throw new Error(`tracking process: ${reply.error}`);
+    return reply;
+  }
+
+  close(): void {
+    this.sock.end();
+  }
+}
+
+/** The TrackedDomain of a domain tracked by another process, through its control socket. */
+export class RemoteTrackedDomain implements TrackedDomain {
+  private constructor(
+    private readonly client: ControlClient,
+    private readonly status0: SessionStatus,
+  ) {}
+
+  static async connect(path: string): Promise<RemoteTrackedDomain> {
+    const client = await ControlClient.connect(path);
+    const { status } = await client.request({ cmd: 'status' });
+    if (!status) throw new Error('tracking process sent no status');
+    return new RemoteTrackedDomain(client, status);
+  }
+
+  get domid(): number {
+    return this.status0.domid;
+  }
+
+  disks(): readonly TrackedDisk[] {
+    return this.status0.disks.map(({ id, vdev, path, sectors }) => ({ id, vdev, path, sectors }));
+  }
+
+  async status(): Promise<SessionStatus> {
+    const { status } = await this.client.request({ cmd: 'status' });
+    if (!status) throw new Error('tracking process sent no status');
+    return status;
+  }
+
+  async quiesce(): Promise<PageMapView> {
+    const { map } = await this.client.request({ cmd: 'quiesce' });
+    if (!map) throw new Error('tracking process sent no map');
+    return new SnapshotView(fromWire(map));
+  }
+
+  async resume(): Promise<void> {
+    await this.client.request({ cmd: 'resume' });
+  }
+
+  async release(): Promise<void> {
+    await this.client.request({ cmd: 'release' });
+    this.client.close();
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * Tracking one domain: its disks served by the blkif backend, log-dirty epochs, and the core tracker fed
+ * by both through one event stream (optionally recorded as a trace). It is the TrackedDomain the save
+ * orchestration quiesces: at quiesce the backend stops taking requests, in-flight I/O completes, the
+ * last log-dirty epoch is closed, and a checkpoint barrier cuts the map.
+ */
+import type { Subscription } from 'rxjs';
+import type { EventBatch } from '../../../core/events/batch.ts';
+import type { Hasher64 } from '../../../core/hash.ts';
+import type { MapSnapshot } from '../../../core/pbmap/map-snapshot.ts';
+import { trackPageBlocks } from '../../../core/tracker/operators/track-page-blocks.ts';
+import { PageBlockTracker } from '../../../core/tracker/tracker.ts';
+import type { TrackerStats } from '../../../core/tracker/stats.ts';
+import { AttachedDisk } from '../blkif/attach.ts';
+import type { DeviceStats } from '../blkif/device.ts';
+import type { DiskStore } from '../blkif/ports.ts';
+import { LogDirtyEpochs, type LogDirtyStatus } from '../logdirty/epochs.ts';
+import { contentProbe } from '../logdirty/probe.ts';
+import type { PageMapView, TrackedDisk, TrackedDomain } from '../tracked-domain.ts';
+import { EventBus } from './event-bus.ts';
+import type { DomainHost } from './host.ts';
+import { SnapshotView } from './map-view.ts';
+
+export interface SessionDisk extends TrackedDisk {
+  readonly store: DiskStore;
+}
+
+export interface SessionOptions {
+  readonly logDirtyMs: number;
+  readonly hasher: Hasher64;
+  /** Receives every event batch in stream order (trace recording); awaited in order. */
+  readonly record?: (batch: EventBatch) => Promise<void>;
+  readonly log?: (message: string) => void;
+  /** How often the rings are re-polled (covers lost notifications), ms. */
+  readonly pollMs?: number;
+}
+
+export interface SessionStatus {
+  readonly domid: number;
+  readonly kind: string;
+  readonly pages: number;
+  readonly state: 'tracking' | 'quiesced' | 'released';
+  readonly disks: readonly (TrackedDisk & { readonly connected: boolean; readonly io: DeviceStats })[];
+  readonly logDirty: LogDirtyStatus;
+  readonly mappedPages: number;
+  readonly tracker: TrackerStats;
+  readonly checkpoints: number;
+}
+
+export class TrackingSession implements TrackedDomain {
+  readonly bus = new EventBus();
+  readonly tracker: PageBlockTracker;
+  readonly logDirty: LogDirtyEpochs;
+  private readonly attached: AttachedDisk[];
+  private readonly subs: Subscription[] = [];
+  private poller: NodeJS.Timeout | undefined;
+  private state: SessionStatus['state'] = 'tracking';
+  private lastCut: MapSnapshot | undefined;
+  private cuts = 0;
+  private recording: Promise<void> = Promise.resolve();
+  private failure: unknown;
+
+  constructor(
+    readonly host: DomainHost,
+    private readonly diskList: readonly SessionDisk[],
+    private readonly opts: SessionOptions,
+  ) {
+    const log = opts.log ?? (() => {});
+    this.logDirty = new LogDirtyEpochs(host.logDirty, this.bus, host.pageCount, opts.logDirtyMs, log);
+    const haveLogDirty = this.logDirty.start();
+    if (!haveLogDirty) log(`log-dirty unavailable: ${this.logDirty.status().reason ?? 'unknown reason'}`);
+    const geometry = {
+      pageCount: host.pageCount,
+      disks: diskList.map((d) => ({ id: d.id, sectors: d.sectors })),
+    };
+    const stores = new Map(diskList.map((d) => [d.id, d.store]));
+    // Revalidation only makes sense with dirty reports to revalidate.
+    this.tracker = new PageBlockTracker(geometry, {
+      revalidate: haveLogDirty,
+      probe: contentProbe({
+        hash: opts.hasher.hash64,
+        readPage: (pfn, dst) => host.readPage(pfn, dst),
+        disks: stores,
+        claimed: (pfn) => this.tracker.map.hash?.[pfn] ?? 0n,
+      }),
+    });
+    if (opts.record) {
+      const record = opts.record;
+      this.subs.push(
+        this.bus.batches.subscribe((b) => {
+          this.recording = this.recording
+            .then(() => record(b))
+            .catch((err: unknown) => {
+              this.failure ??= err;
+            });
+        }),
+      );
+    }
+    this.subs.push(
+      this.bus.batches.pipe(trackPageBlocks(this.tracker)).subscribe({
+        next: (cut) => {
+          this.lastCut = cut.mapping;
+          this.cuts++;
+        },
+        error: (err: unknown) => {
+          this.failure ??= err;
+          log(`tracking stopped: ${err instanceof Error ? err.message : String(err)}`);
+        },
+      }),
+    );
+    let id = 0;
+    this.attached = diskList.map(
+      (d) =>
+        new AttachedDisk(
+          { domid: host.domid, vdev: d.vdev, devid: d.id, store: d.store, path: d.path },
+          {
+            xs: host.xs,
+            connector: host.connector,
+            mover: host.mover,
+            table: () => host.grantTable(),
+            frames: host.frames,
+            events: this.bus,
+            nextId: () => ++id,
+            log,
+          },
+        ),
+    );
+    for (const a of this.attached) a.start();
+    this.poller = setInterval(() => this.attached.forEach((a) => a.poll()), opts.pollMs ?? 20);
+    this.poller.unref();
+  }
+
+  get domid(): number {
+    return this.host.domid;
+  }
+
+  disks(): readonly TrackedDisk[] {
+    return this.diskList.map(({ id, vdev, path, sectors }) => ({ id, vdev, path, sectors }));
+  }
+
+  /** The snapshot a quiesce cut, for the control socket. */
+  async quiesceSnapshot(): Promise<MapSnapshot> {
+    this.usable();
+    await Promise.all(this.attached.map((a) => a.quiesce()));
+    this.logDirty.hold();
+    this.logDirty.tick(true);
+    this.state = 'quiesced';
+    this.lastCut = undefined;
+    this.bus.checkpoint(`quiesce-${this.cuts + 1}`);
+    this.usable();
+    const cut = this.lastCut as MapSnapshot | undefined;
+    if (!cut) throw new Error('the tracker produced no cut at the barrier');
+    return cut;
+  }
+
+  async quiesce(): Promise<PageMapView> {
+    return new SnapshotView(await this.quiesceSnapshot());
+  }
+
+  async resume(): Promise<void> {
+    this.usable();
+    this.logDirty.reenable();
+    this.state = 'tracking';
+    for (const a of this.attached) a.resume();
+  }
+
+  async release(): Promise<void> {
+    if (this.state === 'released') return;
+    this.state = 'released';
+    if (this.poller) clearInterval(this.poller);
+    this.logDirty.stop();
+    for (const a of this.attached) await a.stop().catch(() => {});
+    this.bus.end();
+    await this.recording;
+    for (const s of this.subs) s.unsubscribe();
+    for (const d of this.diskList) await d.store.close().catch(() => {});
+  }
+
+  status(): SessionStatus {
+    return {
+      domid: this.host.domid,
+      kind: this.host.kind,
+      pages: this.host.pageCount,
+      state: this.state,
+      disks: this.disks().map((d, i) => ({
+        ...d,
+        connected: this.attached[i]!.connected,
+        io: this.attached[i]!.stats(),
+      })),
+      logDirty: this.logDirty.status(),
+      mappedPages: this.tracker.map.size,
+      tracker: { ...this.tracker.stats },
+      checkpoints: this.cuts,
+    };
+  }
+
+  /** Recording errors and tracker errors surface at the next call. */
+  private usable(): void {
+    if (this.state === 'released') throw new Error(`domain ${this.host.domid} is no longer tracked`);
+    if (this.failure !== undefined) {
+      throw this.failure instanceof Error ? this.failure : new Error(String(this.failure));
+    }
+  }
+}

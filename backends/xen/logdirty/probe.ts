@@ -1,0 +1,31 @@
+/**
+ * The content probe behind hash revalidation: a page's hash from guest memory (mapped read-only on
+ * demand), a mapping's claimed hash from the disk's current sectors. A page that cannot be read gets a
+ * hash that cannot match, so its mapping dies: unreadable never means unchanged.
+ */
+import type { ContentProbe } from '../../../core/ports.ts';
+import type { DiskStore } from '../blkif/ports.ts';
+
+export interface ProbeDeps {
+  readonly hash: (bytes: Uint8Array) => bigint;
+  /** Copies page `pfn` into `dst`; false if it cannot be read. */
+  readonly readPage: (pfn: number, dst: Uint8Array) => boolean;
+  readonly disks: ReadonlyMap<number, DiskStore>;
+  /** The hash the map holds for `pfn` (to make an unreadable page differ from it). */
+  readonly claimed: (pfn: number) => bigint;
+}
+
+export function contentProbe(d: ProbeDeps): ContentProbe {
+  const page = new Uint8Array(4096);
+  return {
+    hashPage(pfn) {
+      return d.readPage(pfn, page) ? d.hash(page) : d.claimed(pfn) ^ 1n;
+    },
+    hashSectors(disk, sector) {
+      const store = d.disks.get(disk);
+      if (!store) throw new Error(`no disk ${disk}`);
+      store.readSync(sector, page);
+      return d.hash(page);
+    },
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * The tracking session end to end on test doubles: disk events and log-dirty epochs into one stream,
+ * revalidation of pages our own grant copies dirtied, quiesce/resume as the save needs them, log-dirty
+ * unavailable, re-enabling after a save turned it off, trace recording, and the control socket.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadHasher } from '../../../core/hash.ts';
+import { makeHeader, openTrace, TraceWriter } from '../../../core/trace/index.ts';
+import { RemoteTrackedDomain, serveControl } from '../../../backends/xen/daemon/control.ts';
+import { TrackingSession } from '../../../backends/xen/daemon/session.ts';
+import { MemoryDisk } from './support/memory-disk.ts';
+import { MemoryXenstore } from './support/memory-xenstore.ts';
+import { TestChannels, TestFrontend } from './support/test-frontend.ts';
+import { TestGuest } from './support/test-guest.ts';
+import { FakeLogDirty, testHost } from './support/test-host.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'leanckpt-xen-session-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const DOMID = 7;
+const XVDA = 51712;
+
+async function setup(opts: { unsupported?: boolean; record?: TraceWriter } = {}) {
+  const xs = new MemoryXenstore();
+  const guest = new TestGuest(128, 'hvm');
+  const disk = new MemoryDisk(2048);
+  for (let i = 0; i < disk.bytes.length; i++) disk.bytes[i] = (i * 31 + (i >> 9)) & 0xff;
+  const channels = new TestChannels(new Map([[DOMID, guest]]));
+  const host = testHost(DOMID, guest, xs, channels);
+  host.fakeLogDirty.unsupported = opts.unsupported ?? false;
+  const hasher = await loadHasher();
+  const writer = opts.record;
+  const session = new TrackingSession(
+    host,
+    [{ id: XVDA, vdev: 'xvda', path: 'memory', sectors: disk.sectors, store: disk }],
+    { logDirtyMs: 3_600_000, hasher, ...(writer ? { record: (b) => writer.write(b) } : {}) },
+  );
+  const front = new TestFrontend(xs, guest, channels, DOMID, XVDA);
+  await front.connect();
+  return { xs, guest, disk, session, front, host, logDirty: host.fakeLogDirty as FakeLogDirty };
+}
+
+const mapped = (s: TrackingSession, pfn: number) => {
+  const g = s.tracker.map.loc[pfn]!;
+  return g < 0 ? undefined : g;
+};
+
+describe('tracking session', () => {
+  it('keeps mappings whose pages only our own grant copies dirtied (hash revalidation)', async () => {
+    const { session, front } = await setup();
+    await front.request({ op: 'read', sector: 64, segs: [{ pfn: 3 }, { pfn: 4 }] });
+    expect(session.logDirty.tick()).toBe(2); // both pages were grant-copy destinations
+    expect([mapped(session, 3), mapped(session, 4)]).toEqual([64, 72]);
+    expect(session.tracker.stats.keptByRevalidation).toBe(2);
+    await session.release();
+  });
+
+  it('a guest CPU write to a mapped page kills the mapping at the next epoch', async () => {
+    const { session, front, guest } = await setup();
+    await front.request({ op: 'read', sector: 0, segs: [{ pfn: 5 }, { pfn: 6 }] });
+    session.logDirty.tick();
+    guest.cpuWrite(5, 100, 0x5a ^ guest.page(5)[100]!);
+    session.logDirty.tick();
+    expect([mapped(session, 5), mapped(session, 6)]).toEqual([undefined, 8]);
+    expect(session.tracker.stats.killedByDirty).toBe(1);
+    await session.release();
+  });
+
+  it('quiesce waits for in-flight I/O, closes the epoch and cuts the map; resume re-enables log-dirty', async () => {
+    const { session, front, guest, disk, logDirty } = await setup();
+    disk.delayMs = 15;
+    const inflight = front.request({ op: 'read', sector: 16, segs: [{ pfn: 9 }] });
+    await new Promise((r) => setTimeout(r, 1));
+    const view = await session.quiesce();
+    expect(await inflight).toBe(0);
+    expect(view.get(9)).toEqual({ disk: XVDA, sector: 16 });
+    expect(view.size).toBe(1);
+    expect(session.status().state).toBe('quiesced');
+    // `xl save` turns log-dirty off; the guest writes page 9 meanwhile, unseen.
+    logDirty.disable();
+    guest.page(9)[0] = guest.page(9)[0]! ^ 1;
+    await session.resume();
+    expect(session.status().logDirty.reenabled).toBe(1);
+    expect(mapped(session, 9)).toBeUndefined(); // the full sweep after re-enabling caught it
+    expect(await front.request({ op: 'read', sector: 24, segs: [{ pfn: 10 }] })).toBe(0);
+    expect(mapped(session, 10)).toBe(24);
+    await session.release();
+  });
+
+  it('says when log-dirty is unavailable and still tracks disk I/O', async () => {
+    const { session, front } = await setup({ unsupported: true });
+    const st = session.status();
+    expect(st.logDirty.state).toBe('unavailable');
+    expect(st.logDirty.reason).toMatch(/EOPNOTSUPP/);
+    await front.request({ op: 'read', sector: 32, segs: [{ pfn: 11 }] });
+    expect(mapped(session, 11)).toBe(32);
+    expect((await session.quiesce()).get(11)).toEqual({ disk: XVDA, sector: 32 });
+    await session.release();
+  });
+
+  it('records the real event stream as a v1 trace that replays to the same map', async () => {
+    const path = join(dir, 'rec.jsonl');
+    const writer = await TraceWriter.create(
+      path,
+      makeHeader(128, [{ id: XVDA, sectors: 2048 }], { source: 'test' }),
+    );
+    const { session, front, guest } = await setup({ record: writer });
+    await front.request({ op: 'read', sector: 0, segs: [{ pfn: 1 }, { pfn: 2 }] });
+    await front.request({ op: 'write', sector: 400, segs: [{ pfn: 2, first: 0, last: 3 }] });
+    guest.cpuWrite(1, 0, guest.page(1)[0]! ^ 0xff);
+    session.logDirty.tick();
+    await session.quiesce();
+    await session.release();
+    const r = await writer.close();
+    expect(r.events).toBe(session.tracker.stats.events);
+    const trace = await openTrace(path);
+    let events = 0;
+    for await (const b of trace.batches) events += b.length;
+    expect(events).toBe(r.events);
+  });
+
+  it('serves quiesce/resume/status/release over the control socket', async () => {
+    const { session, front } = await setup();
+    const sock = join(dir, 'dom7.sock');
+    let stopped = false;
+    const server = await serveControl(session, sock, () => (stopped = true));
+    await front.request({ op: 'read', sector: 80, segs: [{ pfn: 12 }] });
+    const remote = await RemoteTrackedDomain.connect(sock);
+    expect(remote.domid).toBe(DOMID);
+    expect(remote.disks()).toEqual([{ id: XVDA, vdev: 'xvda', path: 'memory', sectors: 2048 }]);
+    const view = await remote.quiesce();
+    expect(view.get(12)).toEqual({ disk: XVDA, sector: 80 });
+    expect(view.get(13)).toBeUndefined();
+    await remote.resume();
+    expect((await remote.status()).state).toBe('tracking');
+    await remote.release();
+    expect(stopped).toBe(true);
+    server.close();
+  });
+});
