@@ -1,0 +1,33 @@
+import { spawnSync } from 'node:child_process';
+import fc from 'fast-check';
+import xxhash from 'xxhash-wasm';
+import { describe, expect, it } from 'vitest';
+import { hasherKind, loadHasher } from '../../core/hash.ts';
+
+describe('content hash', () => {
+  it('is XXH64 with seed 0, whichever implementation loaded', async () => {
+    const [hasher, wasm] = await Promise.all([loadHasher(), xxhash()]);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 9000 }), (bytes) => {
+        expect(hasher.hash64(bytes)).toBe(wasm.h64Raw(bytes, 0n));
+      }),
+      { numRuns: 200 },
+    );
+    // Known value: XXH64 of no bytes, seed 0.
+    expect(hasher.hash64(new Uint8Array(0))).toBe(0xef46db3751d8e999n);
+    // Hashes above 2^53 stay exact (koffi may hand a uint64 back as a number).
+    const big = new Uint8Array(4096).map((_, i) => (i * 131) & 255);
+    expect(hasher.hash64(big)).toBe(wasm.h64Raw(big, 0n));
+  });
+
+  it('uses the native library when it is installed, and LEANCKPT_HASH=wasm forces WebAssembly', async () => {
+    const kind = await hasherKind();
+    expect(['native', 'wasm']).toContain(kind);
+    const script = "import('./core/hash.ts').then(async (m) => console.log(await m.hasherKind()))";
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], {
+      env: { ...process.env, LEANCKPT_HASH: 'wasm' },
+      encoding: 'utf8',
+    });
+    expect(r.stdout.trim()).toBe('wasm');
+  });
+});
