@@ -54,6 +54,9 @@ export const DATABASE: Workload = {
     const binaries = [os.systemFile(1), os.systemFile(1)];
     const poolBytes = 0.4 * os.usableBytes;
     const dbPages = Math.floor(os.filePages(data) / FRAME);
+    // A full disk leaves the file short; a database without its data file would draw page -1.
+    if (dbPages < 1)
+      throw new RangeError('database: the disk has no room for the data file; use a larger disk');
     const redoSectors = os.filePages(redo) * 8;
     let s = startServer(os, binaries, poolBytes, dbPages);
     let hand = 0;

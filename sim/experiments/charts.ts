@@ -1,0 +1,150 @@
+/**
+ * SVG charts of a paper run, specified in Vega-Lite and rendered by Vega in Node (no browser, no
+ * native canvas: text widths are estimated, which is all an SVG needs).
+ */
+import { parse, View } from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { CaseResult } from './case.ts';
+import type { CaseSummary } from './summary.ts';
+
+const MiB = 2 ** 20;
+const GUEST_ORDER = ['pv-linux', 'pvhvm-linux', 'hvm-linux', 'hvm-windows'];
+
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new View(parse(compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white' } as const;
+
+/** Stored-data reduction of p2b+zero per workload, a bar per guest kind; ticks mark p2b alone. */
+export function reductionChart(summaries: readonly CaseSummary[]): TopLevelSpec {
+  const values = summaries.flatMap((s) =>
+    (['p2b', 'p2b+zero', 'oracle+zero'] as const).map((scheme) => ({
+      guest: s.guest,
+      workload: s.workload,
+      scheme,
+      reduction: s.reduction[scheme].mean,
+    })),
+  );
+  return {
+    ...base,
+    title: 'Stored data: reduction vs baseline (mean over checkpoints)',
+    data: { values },
+    facet: { column: { field: 'scheme', title: null, sort: ['p2b', 'p2b+zero', 'oracle+zero'] } },
+    spec: {
+      width: 260,
+      height: 200,
+      mark: 'bar',
+      encoding: {
+        x: { field: 'workload', type: 'nominal', title: null },
+        xOffset: { field: 'guest', sort: GUEST_ORDER },
+        y: { field: 'reduction', type: 'quantitative', axis: { format: '%' }, scale: { domain: [0, 1] } },
+        color: { field: 'guest', type: 'nominal', sort: GUEST_ORDER, title: 'guest kind' },
+        tooltip: [{ field: 'reduction', format: '.1%' }],
+      },
+    },
+  };
+}
+
+/** Modeled checkpoint time, stacked by step, for baseline, p2b and p2b+zero (mean over workloads). */
+export function timeChart(summaries: readonly CaseSummary[], profile: string): TopLevelSpec {
+  const steps = ['fixed', 'copy', 'hash', 'zeroScan', 'write'] as const;
+  const values = summaries.flatMap((s) =>
+    (['baseline', 'p2b', 'p2b+zero'] as const).flatMap((scheme) =>
+      steps.map((step) => ({
+        guest: s.guest,
+        workload: s.workload,
+        scheme,
+        step,
+        seconds: s.breakdown[scheme][step],
+      })),
+    ),
+  );
+  return {
+    ...base,
+    title: `Modeled checkpoint time by step (${profile}), mean over workloads`,
+    data: { values },
+    width: 420,
+    height: 240,
+    mark: 'bar',
+    encoding: {
+      x: { field: 'guest', type: 'nominal', sort: GUEST_ORDER, title: null },
+      xOffset: { field: 'scheme', sort: ['baseline', 'p2b', 'p2b+zero'] },
+      y: { aggregate: 'mean', field: 'seconds', type: 'quantitative', title: 'seconds per checkpoint' },
+      color: { field: 'step', type: 'nominal', sort: [...steps] },
+      opacity: {
+        field: 'scheme',
+        type: 'nominal',
+        sort: ['baseline', 'p2b', 'p2b+zero'],
+        scale: { range: [1, 0.75, 0.5] },
+      },
+    },
+  };
+}
+
+/** Image size at each periodic checkpoint: baseline, p2b, p2b+zero, oracle+zero (first seed). */
+export function sizeOverTimeChart(cases: readonly CaseResult[]): TopLevelSpec {
+  const seen = new Set<string>();
+  const values = cases.flatMap((c) => {
+    const key = `${c.guest}/${c.workload}`;
+    if (seen.has(key)) return [];
+    seen.add(key);
+    return c.checkpoints.flatMap((row) =>
+      (['baseline', 'p2b', 'p2b+zero', 'oracle+zero'] as const).map((scheme) => ({
+        guest: c.guest,
+        workload: c.workload,
+        scheme,
+        progress: row.events / c.events,
+        mib: row.schemes[scheme].bytes / MiB,
+      })),
+    );
+  });
+  return {
+    ...base,
+    title: 'Image size at each periodic checkpoint',
+    data: { values },
+    facet: {
+      row: { field: 'guest', sort: GUEST_ORDER, title: null },
+      column: { field: 'workload', title: null },
+    },
+    spec: {
+      width: 120,
+      height: 90,
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'progress', type: 'quantitative', axis: { format: '%' }, title: 'run' },
+        y: { field: 'mib', type: 'quantitative', title: 'MiB' },
+        color: { field: 'scheme', type: 'nominal', sort: ['baseline', 'p2b', 'p2b+zero', 'oracle+zero'] },
+      },
+    },
+  };
+}
+
+/** Capture ratio: the tracker's mapped pages over the pages any disk-based scheme could leave out. */
+export function captureChart(summaries: readonly CaseSummary[]): TopLevelSpec {
+  const values = summaries.map((s) => ({
+    guest: s.guest,
+    workload: s.workload,
+    capture: s.capture.mean,
+    epoch: s.reduction['p2b-epoch'].mean / Math.max(1e-9, s.reduction.oracle.mean),
+  }));
+  return {
+    ...base,
+    title: 'Capture ratio: mapped pages / oracle pages (precise delivery)',
+    data: { values },
+    width: 520,
+    height: 200,
+    mark: 'bar',
+    encoding: {
+      x: { field: 'workload', type: 'nominal', title: null },
+      xOffset: { field: 'guest', sort: GUEST_ORDER },
+      y: { field: 'capture', type: 'quantitative', axis: { format: '%' }, scale: { domain: [0, 1] } },
+      color: { field: 'guest', type: 'nominal', sort: GUEST_ORDER, title: 'guest kind' },
+    },
+  };
+}
