@@ -21,7 +21,7 @@ import { GiB, MiB, row, seconds, type BenchOptions, type BenchResult } from './l
 
 const SIZES = {
   full: { memBytes: 4 * GiB, events: 1_500_000, runs: 2 },
-  tiny: { memBytes: 64 * MiB, events: 20_000, runs: 1 },
+  tiny: { memBytes: 32 * MiB, events: 10_000, runs: 1 },
 };
 
 /** `bytes` bytes from guest memory to a new file in 8 MiB fs.write calls (the writer's size), synced. */

@@ -15,7 +15,7 @@ import { GiB, MiB, row, type BenchOptions, type BenchResult } from './lib/result
 
 const SIZES = {
   full: { memBytes: 16 * GiB, events: 10_000_000 },
-  tiny: { memBytes: 64 * MiB, events: 20_000 },
+  tiny: { memBytes: 32 * MiB, events: 10_000 },
 };
 
 export async function run(opts: BenchOptions): Promise<BenchResult[]> {

@@ -11,7 +11,7 @@ import { GiB, MiB, row, seconds, type BenchOptions, type BenchResult } from './l
 
 const SIZES = {
   full: { memBytes: [1 * GiB, 4 * GiB, 16 * GiB], eventsPerGiB: 500_000 },
-  tiny: { memBytes: [32 * MiB, 64 * MiB, 128 * MiB], eventsPerGiB: 160_000 },
+  tiny: { memBytes: [32 * MiB, 48 * MiB, 64 * MiB], eventsPerGiB: 80_000 },
 };
 
 /** Least-squares slope of y over x. */

@@ -17,7 +17,7 @@ import { GiB, row, seconds, type BenchOptions, type BenchResult } from './lib/re
 
 const SIZES = {
   full: { events: 10_000_000, memBytes: 4 * GiB, runs: 3 },
-  tiny: { events: 20_000, memBytes: 64 * 2 ** 20, runs: 1 },
+  tiny: { events: 10_000, memBytes: 32 * 2 ** 20, runs: 1 },
 };
 
 /** The baseline: only the map updates the events imply. */
