@@ -1,0 +1,209 @@
+/**
+ * The save/restore orchestration end to end against a stand-in `xl` placed on PATH (Xen itself is not
+ * on this machine): FIFO plumbing, the order of xl calls, disk freezing, refusal of a changed disk.
+ */
+import { execFileSync } from 'node:child_process';
+import { access, chmod, copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { RestoreError } from '../../../../core/errors.ts';
+import { loadHasher, type Hasher64 } from '../../../../core/hash.ts';
+import { XenUnavailableError } from '../../../../backends/xen/ffi/load.ts';
+import { restoreDomain } from '../../../../backends/xen/restore.ts';
+import { frozenDiskPath, saveDomain } from '../../../../backends/xen/save.ts';
+import type {
+  DomainAttacher,
+  PageMapView,
+  RestoredDisk,
+  TrackedDisk,
+  TrackedDomain,
+} from '../../../../backends/xen/tracked-domain.ts';
+import { tempDir } from '../../../support/image-fakes.ts';
+import { buildGuest, DISK_ID, type Guest, type PageKind } from '../fixtures/guest.ts';
+import { streamBytes } from '../fixtures/stream-fixture.ts';
+
+const FAKE_XL = new URL('../fixtures/fake-xl.mjs', import.meta.url).pathname;
+
+class FakeDomain implements TrackedDomain {
+  readonly calls: string[] = [];
+  constructor(
+    readonly domid: number,
+    private readonly disk: TrackedDisk,
+    private readonly map: PageMapView,
+  ) {}
+  disks(): readonly TrackedDisk[] {
+    return [this.disk];
+  }
+  async quiesce(): Promise<PageMapView> {
+    this.calls.push('quiesce');
+    return this.map;
+  }
+  async resume(): Promise<void> {
+    this.calls.push('resume');
+  }
+  async release(): Promise<void> {
+    this.calls.push('release');
+  }
+}
+
+class FakeAttacher implements DomainAttacher {
+  attached: [number, readonly RestoredDisk[]][] = [];
+  async attach(domid: number, disks: readonly RestoredDisk[]): Promise<void> {
+    this.attached.push([domid, disks]);
+  }
+}
+
+let hasher: Hasher64;
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let g: Guest;
+let stream: Uint8Array;
+let xlDir: string;
+const savedPath = process.env['PATH'];
+
+beforeAll(async () => {
+  hasher = await loadHasher();
+  const kinds: PageKind[] = ['zero', 'disk', 'disk', 'random', 'stale', 'disk'];
+  g = buildGuest(
+    {
+      guest: 'pv',
+      kinds: Array.from({ length: 600 }, (_, i) => kinds[i % kinds.length]!),
+      offsets: Array.from({ length: 600 }, (_, i) => (i * 8) % 2000),
+      batch: 128,
+      libxcVersion: 3,
+      checkpoints: 0,
+      verify: false,
+      optionalRecords: false,
+      seed: 3,
+    },
+    hasher,
+  );
+  stream = streamBytes(g.spec);
+});
+beforeEach(async () => {
+  await tmp?.cleanup();
+  tmp = await tempDir('leanckpt-xen-orch-');
+  xlDir = tmp.path('xl');
+  await mkdir(join(xlDir, 'bin'), { recursive: true });
+  await copyFile(FAKE_XL, join(xlDir, 'bin', 'xl'));
+  await chmod(join(xlDir, 'bin', 'xl'), 0o755);
+  await writeFile(join(xlDir, 'stream'), stream);
+  await writeFile(tmp.path('xvda.raw'), g.disks.bytes.get(DISK_ID)!);
+  process.env['PATH'] = `${join(xlDir, 'bin')}:${savedPath}`;
+  process.env['FAKE_XL_DIR'] = xlDir;
+  delete process.env['FAKE_XL_FAIL'];
+  delete process.env['LEANCKPT_XL'];
+});
+afterAll(async () => {
+  process.env['PATH'] = savedPath;
+  await tmp.cleanup();
+});
+
+const domain = (): FakeDomain =>
+  new FakeDomain(7, { id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw'), sectors: 2048 }, g.map);
+const xlLog = async (): Promise<string[]> =>
+  (await readFile(join(xlDir, 'log'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
+const exists = (p: string): Promise<boolean> =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
+
+describe('xen save and restore through xl and a FIFO', () => {
+  it('saves (domain destroyed), restores the identical stream, attaches and unpauses', async () => {
+    const d = domain();
+    const image = tmp.path('guest.lcxen');
+    const saved = await saveDomain(d, image, { keepRunning: false, hasher });
+    expect(d.calls).toEqual(['quiesce', 'release']);
+    const log = await xlLog();
+    expect(log[0]).toMatch(/^save -p 7 \/.*\/stream$/);
+    expect(log[1]).toBe('destroy 7');
+    expect(saved.streamBytes).toBe(stream.length);
+    expect(saved.pages).toMatchObject({ inStream: 600, zero: 100, mapped: 300, kept: 200, demoted: 100 });
+    expect(saved.imageBytes).toBe((await readFile(image)).length);
+    expect(saved.reduction).toBeGreaterThan(0.6);
+    expect(saved.disks[0]).toMatchObject({ id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw') });
+
+    const attacher = new FakeAttacher();
+    const restored = await restoreDomain(image, attacher, { hasher });
+    expect(Buffer.compare(await readFile(join(xlDir, 'restored')), stream)).toBe(0);
+    expect(restored).toMatchObject({ domid: 20, name: 'fixture-pv', guest: 'pv', pagesMapped: 300 });
+    expect(attacher.attached).toEqual([[20, [{ id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw') }]]]);
+    expect((await xlLog()).slice(2)).toEqual([
+      'domid fixture-pv',
+      expect.stringMatching(/^restore -p -e \/.*\/stream$/),
+      'domid fixture-pv',
+      'unpause 20',
+    ]);
+  });
+
+  it('with --keep-running freezes a copy of the disk, resumes the backend and unpauses', async () => {
+    const d = domain();
+    const image = tmp.path('live.lcxen');
+    const saved = await saveDomain(d, image, { keepRunning: true, hasher });
+    expect(d.calls).toEqual(['quiesce', 'resume']);
+    expect((await xlLog())[1]).toBe('unpause 7');
+    const copy = frozenDiskPath(image, 'xvda');
+    expect(saved.disks[0]!.path).toBe(copy);
+    // The guest goes on writing its disk; the image still restores from the frozen copy.
+    await writeFile(tmp.path('xvda.raw'), new Uint8Array(2048 * 512));
+    await restoreDomain(image, new FakeAttacher(), { hasher });
+    expect(Buffer.compare(await readFile(join(xlDir, 'restored')), stream)).toBe(0);
+  });
+
+  it('refuses a disk changed after the save, naming page and sector, before xl runs', async () => {
+    const image = tmp.path('guest.lcxen');
+    await saveDomain(domain(), image, { keepRunning: false, hasher });
+    const where = g.map.get(1)!;
+    const bytes = Uint8Array.from(g.disks.bytes.get(DISK_ID)!);
+    bytes[where.sector * 512 + 100] = bytes[where.sector * 512 + 100]! ^ 0xff;
+    await writeFile(tmp.path('changed.raw'), bytes);
+    const err = await restoreDomain(image, new FakeAttacher(), {
+      hasher,
+      disks: { xvda: tmp.path('changed.raw') },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RestoreError);
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `^page 1 \\(disk ${DISK_ID}, sector ${where.sector}\\): content hash mismatch, the disk changed since the save`,
+      ),
+    );
+    expect((await xlLog()).some((l) => l.startsWith('restore'))).toBe(false);
+    await expect(restoreDomain(image, new FakeAttacher(), { hasher, disks: { xvdb: 'x' } })).rejects.toThrow(
+      'the image has no disk xvdb (it has xvda)',
+    );
+  });
+
+  it("reports xl's own error when the save fails, and leaves no image", async () => {
+    for (const mode of ['save-early', 'save-midway']) {
+      process.env['FAKE_XL_FAIL'] = mode;
+      const d = domain();
+      const image = tmp.path(`${mode}.lcxen`);
+      const err = await saveDomain(d, image, { keepRunning: true, hasher }).catch((e: unknown) => e);
+      expect((err as Error).message).toMatch(
+        mode === 'save-early'
+          ? /xl save failed \(exit 1\): libxl: error: Domain 7 does not exist/
+          : /Failed to save domain/,
+      );
+      expect(await exists(image)).toBe(false);
+      expect(await exists(frozenDiskPath(image, 'xvda'))).toBe(false);
+      expect((await tmp.files()).filter((f) => f.includes('.tmp-'))).toEqual([]);
+      expect(d.calls).toEqual(['quiesce', 'resume']);
+    }
+  });
+
+  it('says which command is missing when there is no xl', async () => {
+    // Only mkfifo on PATH: no xl.
+    const only = tmp.path('only-mkfifo');
+    await mkdir(only);
+    await symlink(execFileSync('sh', ['-c', 'command -v mkfifo']).toString().trim(), join(only, 'mkfifo'));
+    process.env['PATH'] = only;
+    const err = await saveDomain(domain(), tmp.path('x.lcxen'), { keepRunning: false, hasher }).catch(
+      (e: unknown) => e,
+    );
+    process.env['PATH'] = `${join(xlDir, 'bin')}:${savedPath}`;
+    expect(err).toBeInstanceOf(XenUnavailableError);
+    expect((err as Error).message).toBe(
+      'not a Xen dom0: the xl command (Debian package xen-utils-4.17) missing',
+    );
+  });
+});
