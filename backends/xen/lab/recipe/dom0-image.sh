@@ -21,6 +21,9 @@ printf '%s\n' 9p 9pnet 9pnet_virtio xen-blkback xen-gntdev xen-gntalloc xen-evtc
 install -m 0644 "$recipe/dom0/lab.service" "$r/etc/systemd/system/lab.service"
 install -m 0755 "$recipe/dom0/lab-boot" "$r/usr/local/sbin/lab-boot"
 chroot "$r" systemctl enable lab.service >/dev/null 2>&1
+# Periodic maintenance has no place in a throw-away dom0 and costs boot time under emulation.
+chroot "$r" systemctl mask apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer \
+  e2scrub_reap.service fstrim.timer >/dev/null 2>&1
 # Same distribution as the host: the host's node (and the project's koffi prebuilds) run in dom0.
 install -m 0755 "$LAB_NODE" "$r/usr/local/bin/node"
 kver=$(ls "$r/lib/modules" | head -n 1)

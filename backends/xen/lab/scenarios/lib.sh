@@ -79,12 +79,21 @@ guest_wait() {
 # guest_last NAME REGEX: the last console line matching REGEX.
 guest_last() { tr -d '\r' <"$(guest_console "$1")" | grep -E "$2" | tail -n 1; }
 
-# guest_config NAME TYPE WORKLOAD FS MEM_MIB: writes the xl config (pv or pvh; fs 4k or 1k).
+# guest_config NAME TYPE WORKLOAD FS MEM_MIB: writes the xl config (pv or pvh; fs 4k or 1k). The data
+# disk is the next free slot of that kind: a private copy-on-write view of the built image (QEMU's
+# -snapshot), so nothing is copied and every guest starts from the same files.
 guest_config() {
-  local name=$1 type=$2 workload=$3 fs=$4 mem=$5 loop
-  cp "$LAB_GUEST/disk-$fs.img" "$LAB_WORK/$name.img"
-  loop=$(losetup -f --show "$LAB_WORK/$name.img") || return 1
-  echo "$loop" >"$LAB_WORK/$name.loop"
+  local name=$1 type=$2 workload=$3 fs=$4 mem=$5 disk n
+  for n in 1 2 3 4; do
+    disk=/dev/disk/by-id/virtio-lab-$fs-$n
+    if [ -b "$disk" ] && ! grep -qs -x "$disk" "$LAB_WORK/disks-used"; then break; fi
+    disk=
+  done
+  if [ -z "$disk" ]; then
+    lab_log "no free $fs data disk left (each run has 4 of each kind)"
+    return 1
+  fi
+  echo "$disk" >>"$LAB_WORK/disks-used"
   {
     echo "name = \"$name\""
     echo "type = \"$type\""
@@ -93,7 +102,7 @@ guest_config() {
     echo "extra = \"console=hvc0 loglevel=4 lab.workload=$workload\""
     echo "memory = $mem"
     echo "vcpus = 1"
-    echo "disk = [ 'format=raw,vdev=xvda,access=rw,backendtype=phy,target=$loop' ]"
+    echo "disk = [ 'format=raw,vdev=xvda,access=rw,backendtype=phy,target=$disk' ]"
     echo 'on_crash = "preserve"'
     # TCG's emulated SVM has no NRIP save: RDTSCP in an HVM-kind guest stalls it unless hidden.
     if [ "$type" = pvh ]; then echo 'cpuid = "host,rdtscp=0"'; fi
@@ -121,12 +130,8 @@ guest_restore() {
   xl restore -e "$2"
 }
 
-# guest_cleanup NAME: destroys the domain and detaches its disk.
-guest_cleanup() {
-  xl destroy "$1" >/dev/null 2>&1
-  [ -f "$LAB_WORK/$1.loop" ] && losetup -d "$(cat "$LAB_WORK/$1.loop")" 2>/dev/null
-  rm -f "$LAB_WORK/$1.img" "$LAB_WORK/$1.loop"
-}
+# guest_cleanup NAME: destroys the domain (its disk slot stays used: it holds the guest's writes).
+guest_cleanup() { xl destroy "$1" >/dev/null 2>&1; }
 
 # guest_integrity NAME AFTER_LINE TIMEOUT: waits for the guest's own check after a resume and
 # reports it as an INTEGRITY line.

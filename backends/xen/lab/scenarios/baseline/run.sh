@@ -55,8 +55,15 @@ cycle() {
   rm -f "$img" "$fifo"
 }
 
+verified=()
 for kind in $guests; do
-  cycle "$kind" || LAB_FAILED=1
+  if cycle "$kind"; then verified+=("$kind"); else LAB_FAILED=1; fi
   guest_cleanup "lab-$kind"
 done
+# The run's own contract: every requested guest went through both cycles with both checks passing.
+if [ "${verified[*]}" = "$(echo $guests)" ] && [ $LAB_FAILED = 0 ]; then
+  lab_check baseline.guests_verified ok "${verified[*]}"
+else
+  lab_check baseline.guests_verified fail "verified: ${verified[*]:-none} of: $guests"
+fi
 lab_finish
