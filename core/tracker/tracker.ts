@@ -100,10 +100,12 @@ export class PageBlockTracker {
       if (to === from)
         throw new EventError(`request ${id}: a ${dir === IoDir.Read ? 'read' : 'write'} with no segments`);
       count = 0;
+      const pages = this.map.pageCount;
       for (let k = from; k < to; k++) {
         const first = b.first[k]!;
         const last = b.last[k]!;
-        this.page(b.pfn[k]!);
+        // Column values are unsigned integers: only the upper bound can fail.
+        if (b.pfn[k]! >= pages) this.page(b.pfn[k]!);
         if (first > last || last > FULL_LAST) {
           throw new EventError(
             `request ${id}: segment ${k - from} has sectors ${first}..${last}, want 0 <= first <= last <= 7`,
