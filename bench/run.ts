@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
+import { hasherKind } from '../core/hash.ts';
 import { BENCHMARKS, MODULES, modulesFor } from './benchmarks.ts';
 import type { BenchResult, BenchScale } from './lib/result.ts';
 import { markdownTable } from './lib/table.ts';
@@ -87,6 +88,7 @@ async function main(o: Opts): Promise<void> {
     cpus: cpus().length,
     cpu: cpus()[0]?.model ?? '',
     date: new Date().toISOString(),
+    hash: await hasherKind(),
   };
   if (o.save) {
     const dir = join(import.meta.dirname, 'results');
@@ -99,4 +101,10 @@ async function main(o: Opts): Promise<void> {
 }
 
 program.parse();
-await main(program.opts<Opts>());
+try {
+  await main(program.opts<Opts>());
+} catch (err) {
+  // A bad --only, or a benchmark that failed (its own output says why): a message, not a stack.
+  console.error(`bench: ${(err as Error).message}`);
+  process.exitCode = err instanceof RangeError ? 2 : 1;
+}
