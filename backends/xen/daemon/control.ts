@@ -7,12 +7,22 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { dirname } from 'node:path';
 import type { PageMapView, TrackedDisk, TrackedDomain } from '../tracked-domain.ts';
 import { fromWire, SnapshotView, toWire, type WireSnapshot } from './map-view.ts';
+import type { WriteResult } from '../../../core/trace/writer.ts';
 import type { SessionStatus, TrackingSession } from './session.ts';
+import { TraceRecorder } from './recorder.ts';
 
-export type ControlRequest = { readonly cmd: 'status' | 'quiesce' | 'resume' | 'release' | 'stop' };
+export type ControlRequest =
+  | { readonly cmd: 'status' | 'quiesce' | 'resume' | 'release' | 'stop' | 'record-stop' }
+  /** Records the event stream into a trace at `path` (absolute) until record-stop. */
+  | { readonly cmd: 'record-start'; readonly path: string };
 
 type Reply =
-  | { readonly ok: true; readonly status?: SessionStatus; readonly map?: WireSnapshot }
+  | {
+      readonly ok: true;
+      readonly status?: SessionStatus;
+      readonly map?: WireSnapshot;
+      readonly trace?: WriteResult;
+    }
   | { readonly ok: false; readonly error: string };
 
 /** Serves `session` at `path`; `onStop` runs after a `stop` (or `release`) request is answered. */
@@ -23,8 +33,19 @@ export async function serveControl(
 ): Promise<Server> {
   mkdirSync(dirname(path), { recursive: true });
   rmSync(path, { force: true });
+  let recorder: TraceRecorder | undefined;
   const handle = async (req: ControlRequest): Promise<Reply> => {
     switch (req.cmd) {
+      case 'record-start':
+        if (recorder) return { ok: false, error: 'already recording' };
+        recorder = await TraceRecorder.start(session, req.path);
+        return { ok: true };
+      case 'record-stop': {
+        if (!recorder) return { ok: false, error: 'not recording' };
+        const trace = await recorder.stop();
+        recorder = undefined;
+        return { ok: true, trace };
+      }
       case 'status':
         return { ok: true, status: session.status() };
       case 'quiesce':

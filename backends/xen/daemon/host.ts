@@ -25,5 +25,7 @@ export interface DomainHost {
   /** Copies guest page `pfn` into `dst`; false if it cannot be mapped. */
   readPage(pfn: number, dst: Uint8Array): boolean;
   unpause(): void;
+  /** False once the domain is gone (destroyed, or shut down and dying). */
+  alive(): boolean;
   close(): void;
 }

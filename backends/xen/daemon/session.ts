@@ -58,6 +58,7 @@ export class TrackingSession implements TrackedDomain {
   private lastCut: MapSnapshot | undefined;
   private cuts = 0;
   private recording: Promise<void> = Promise.resolve();
+  private recorder: ((batch: EventBatch) => Promise<void>) | undefined;
   private failure: unknown;
 
   constructor(
@@ -162,6 +163,37 @@ export class TrackingSession implements TrackedDomain {
     this.logDirty.reenable();
     this.state = 'tracking';
     for (const a of this.attached) a.resume();
+  }
+
+  /**
+   * Starts sending every batch to `write`, from a point with no request in flight, so the trace holds
+   * the Submit of every Complete it holds.
+   */
+  async startRecording(write: (batch: EventBatch) => Promise<void>): Promise<void> {
+    this.usable();
+    await this.atQuietPoint(() => {
+      this.recorder = write;
+    });
+  }
+
+  /** Stops recording at a quiet point and waits until every recorded batch was written. */
+  async stopRecording(): Promise<void> {
+    await this.atQuietPoint(() => {
+      this.recorder = undefined;
+    });
+    await this.recording;
+  }
+
+  get recordingActive(): boolean {
+    return this.recorder !== undefined;
+  }
+
+  private async atQuietPoint(step: () => void): Promise<void> {
+    const wasQuiesced = this.state === 'quiesced';
+    await Promise.all(this.attached.map((a) => a.quiesce()));
+    this.bus.flush();
+    step();
+    if (!wasQuiesced && this.state === 'tracking') for (const a of this.attached) a.resume();
   }
 
   async release(): Promise<void> {

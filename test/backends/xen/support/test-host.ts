@@ -42,7 +42,7 @@ export function testHost(
   xs: MemoryXenstore,
   channels: TestChannels,
   logDirty = new FakeLogDirty(guest),
-): DomainHost & { readonly fakeLogDirty: FakeLogDirty; unpaused: number } {
+): DomainHost & { readonly fakeLogDirty: FakeLogDirty; unpaused: number; gone: boolean } {
   return {
     domid,
     kind: guest.kind === 'pv' ? 'pv' : 'pvh',
@@ -59,6 +59,10 @@ export function testHost(
       return true;
     },
     unpaused: 0,
+    gone: false,
+    alive() {
+      return !this.gone;
+    },
     unpause() {
       this.unpaused++;
     },

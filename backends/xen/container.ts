@@ -1,0 +1,36 @@
+/**
+ * Composition root of the Xen backend: the only place that decides which object serves which port for
+ * the `xen` commands. Everything below takes its dependencies as arguments; tests wire doubles directly.
+ */
+import { Container, type ServiceIdentifier } from 'inversify';
+import { loadHasher } from '../../core/hash.ts';
+import { TOKENS } from '../../core/tokens.ts';
+import { RemoteTrackedDomain } from './daemon/control.ts';
+import type { DomainHost } from './daemon/host.ts';
+import { socketPath } from './daemon/paths.ts';
+import { spawningAttacher } from './daemon/spawn.ts';
+import { openXenHost } from './daemon/xen-host.ts';
+import type { DomainAttacher } from './tracked-domain.ts';
+
+export const XEN_TOKENS = {
+  /** Opens the host handles for one domain. */
+  HostFactory: Symbol.for('leanckpt.xen.HostFactory') as ServiceIdentifier<(domid: number) => DomainHost>,
+  /** Reaches the tracking process of a domain. */
+  Tracked: Symbol.for('leanckpt.xen.Tracked') as ServiceIdentifier<
+    (domid: number) => Promise<RemoteTrackedDomain>
+  >,
+  Attacher: Symbol.for('leanckpt.xen.Attacher') as ServiceIdentifier<DomainAttacher>,
+} as const;
+
+export interface XenConfig {
+  readonly logDirtyMs: number;
+}
+
+export async function xenContainer(cfg: XenConfig): Promise<Container> {
+  const c = new Container();
+  c.bind(TOKENS.Hasher).toConstantValue(await loadHasher());
+  c.bind(XEN_TOKENS.HostFactory).toConstantValue(openXenHost);
+  c.bind(XEN_TOKENS.Tracked).toConstantValue((domid) => RemoteTrackedDomain.connect(socketPath(domid)));
+  c.bind(XEN_TOKENS.Attacher).toConstantValue(spawningAttacher(cfg.logDirtyMs));
+  return c;
+}

@@ -1,0 +1,84 @@
+/**
+ * Starting a tracking process in the background (`xen create --daemon`, and after `xen restore`): the
+ * `leanckpt xen track` command, detached, logging to a file, considered up once its control socket
+ * answers.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { DomainAttacher, RestoredDisk } from '../tracked-domain.ts';
+import { ControlClient } from './control.ts';
+import { logPath, socketPath } from './paths.ts';
+import type { DiskSpec } from './run.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export interface SpawnOptions {
+  readonly logDirtyMs: number;
+  readonly unpause: boolean;
+  /** How long to wait for the control socket, ms. */
+  readonly timeoutMs?: number;
+}
+
+export interface Spawned {
+  readonly domid: number;
+  readonly pid: number;
+  readonly socket: string;
+  readonly log: string;
+}
+
+export async function spawnTracker(
+  domid: number,
+  disks: readonly DiskSpec[],
+  opts: SpawnOptions,
+): Promise<Spawned> {
+  const socket = socketPath(domid);
+  const log = logPath(domid);
+  mkdirSync(dirname(log), { recursive: true });
+  const fd = openSync(log, 'a');
+  const args = [
+    '--import',
+    'tsx',
+    join(ROOT, 'bin/leanckpt.ts'),
+    'xen',
+    'track',
+    String(domid),
+    ...disks.flatMap((d) => ['--disk', `${d.vdev}=${d.path}`]),
+    '--log-dirty-ms',
+    String(opts.logDirtyMs),
+    ...(opts.unpause ? ['--unpause'] : []),
+  ];
+  const child = spawn(process.execPath, args, { cwd: ROOT, detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  let exited: number | null | undefined;
+  child.on('exit', (code) => (exited = code));
+  child.unref();
+  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+  for (;;) {
+    try {
+      const c = await ControlClient.connect(socket);
+      await c.request({ cmd: 'status' });
+      c.close();
+      return { domid, pid: child.pid ?? -1, socket, log };
+    } catch {
+      if (exited !== undefined) throw new Error(`the tracking process exited (code ${exited}); see ${log}`);
+      if (Date.now() > deadline)
+        throw new Error(`the tracking process did not answer on ${socket}; see ${log}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** Attaches a restored domain by starting a tracking process for it (the caller unpauses). */
+export function spawningAttacher(logDirtyMs: number): DomainAttacher {
+  return {
+    async attach(domid: number, disks: readonly RestoredDisk[]): Promise<void> {
+      await spawnTracker(
+        domid,
+        disks.map((d) => ({ vdev: d.vdev, path: d.path })),
+        { logDirtyMs, unpause: false },
+      );
+    },
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * The DomainHost of a real dom0, built from the FFI modules: what tracking one domain needs from
+ * libxenctrl, libxenguest, libxenforeignmemory, libxengnttab, libxenevtchn and libxenstore.
+ */
+import { GrantCopyMover } from '../blkif/grant-copy.ts';
+import { identityFrames, pvFrames, type FrameTranslator, type GrantTable } from '../blkif/grants.ts';
+import { bytesAt, koffi } from '../ffi/load.ts';
+import { EvtChn } from '../ffi/xenevtchn.ts';
+import { ShadowOp, XenCtrl, type DirtyBitmap } from '../ffi/xenctrl.ts';
+import { ForeignMemory, Resource } from '../ffi/xenforeignmemory.ts';
+import { GntTab } from '../ffi/xengnttab.ts';
+import { mapM2p, PvP2m } from '../ffi/xenguest.ts';
+import { XenStore } from '../ffi/xenstore.ts';
+import type { LogDirtyPort } from '../logdirty/ports.ts';
+import type { DomainHost } from './host.ts';
+
+const EOPNOTSUPP = 95;
+
+export class NoSuchDomainError extends Error {
+  override readonly name = 'NoSuchDomainError';
+}
+
+/** Opens every handle tracking `domid` needs. Throws XenUnavailableError outside a dom0. */
+export function openXenHost(domid: number): DomainHost {
+  const xc = XenCtrl.open();
+  const info = xc.domain(domid);
+  if (!info || info.dying) throw new NoSuchDomainError(`no domain ${domid}`);
+  const pageCount = xc.gpfns(domid);
+  const fm = ForeignMemory.open();
+  const gnt = GntTab.open();
+  const evt = EvtChn.open();
+  const xs = XenStore.open();
+
+  const version = xc.gnttabVersion(domid) === 2 ? 2 : 1;
+  const tableBytes = fm.resourceSize(domid, Resource.grantTable, 0);
+  const tableMap = fm.mapResource(domid, Resource.grantTable, 0, tableBytes / 4096);
+  const table: GrantTable = { version, bytes: tableMap.bytes };
+
+  let frames: FrameTranslator = identityFrames(pageCount);
+  let p2m: PvP2m | undefined;
+  if (info.kind === 'pv') {
+    const m2p = mapM2p(xc);
+    const live = new PvP2m(xc, domid);
+    p2m = live;
+    const checked = pvFrames(m2p.lookup, (pfn) => live.lookup(pfn), pageCount);
+    let refreshed = 0;
+    frames = {
+      pfnOf(mfn) {
+        const pfn = checked.pfnOf(mfn);
+        // The guest may have rearranged its p2m (ballooning): look again, at most once a second.
+        if (pfn !== undefined || Date.now() - refreshed < 1000) return pfn;
+        refreshed = Date.now();
+        live.refresh();
+        return checked.pfnOf(mfn);
+      },
+    };
+  }
+
+  const mover = new GrantCopyMover(
+    {
+      allocNative: (bytes) => {
+        const address = koffi().alloc('uint8_t', bytes);
+        return { address, bytes: bytesAt(address, bytes) };
+      },
+      copy: (segs, count) => gnt.copy(segs, count),
+    },
+    domid,
+  );
+
+  let bitmap: (DirtyBitmap & { readonly hb: bigint | null; readonly nr: number }) | undefined;
+  const logDirty: LogDirtyPort = {
+    pages: pageCount,
+    enable() {
+      let err = xc.shadowControl(domid, ShadowOp.EnableLogDirty);
+      if (err !== 0 && err !== EOPNOTSUPP) {
+        // Already on for someone else (QEMU's VRAM tracking): off, then on, as the Xen saver does.
+        xc.shadowControl(domid, ShadowOp.Off);
+        err = xc.shadowControl(domid, ShadowOp.EnableLogDirty);
+      }
+      if (err === EOPNOTSUPP) {
+        return info.kind === 'pv'
+          ? 'EOPNOTSUPP: PV guest on a hypervisor built without shadow paging'
+          : 'EOPNOTSUPP from XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY';
+      }
+      if (err !== 0) return `XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY failed (errno ${err})`;
+      bitmap ??= xc.allocBitmap(pageCount);
+      return undefined;
+    },
+    disable() {
+      xc.shadowControl(domid, ShadowOp.Off);
+    },
+    clean(final) {
+      if (!bitmap) throw new Error('log-dirty is not enabled');
+      const err = xc.logDirty(domid, bitmap, ShadowOp.Clean, final);
+      if (err !== 0) throw new Error(`XEN_DOMCTL_SHADOW_OP_CLEAN failed (errno ${err})`);
+      return bitmap.bits;
+    },
+  };
+
+  return {
+    domid,
+    kind: info.kind,
+    pageCount,
+    xs,
+    connector: {
+      mapRing: (d, refs) => gnt.mapRefs(d, refs),
+      bindEventChannel: (d, port, onEvent) => evt.bind(d, port, onEvent),
+    },
+    mover,
+    grantTable: () => table,
+    frames,
+    logDirty,
+    readPage(pfn, dst) {
+      const frame = p2m ? p2m.lookup(pfn) : BigInt(pfn);
+      if (frame === undefined) return false;
+      try {
+        const m = fm.map(domid, [frame]);
+        dst.set(m.bytes.subarray(0, dst.length));
+        m.unmap();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    unpause: () => xc.unpause(domid),
+    alive: () => {
+      const now = xc.domain(domid);
+      return now !== undefined && !now.dying;
+    },
+    close() {
+      p2m?.close();
+      tableMap.unmap();
+      if (bitmap) xc.freeBitmap(bitmap);
+      xs.close();
+      evt.close();
+      gnt.close();
+      fm.close();
+      xc.close();
+    },
+  };
+}

@@ -1,0 +1,71 @@
+/** Outside a dom0 every Xen command exits 2 naming what is missing; the bindings load nothing until used. */
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { requireDevice, XenUnavailableError } from '../../../backends/xen/ffi/load.ts';
+
+const root = resolve(import.meta.dirname, '../../..');
+const leanckpt = (...args: string[]) => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bin/leanckpt.ts'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const inDom0 = spawnSync('sh', ['-c', 'test -e /dev/xen/privcmd']).status === 0;
+
+describe.skipIf(inDom0)('xen commands outside a dom0', () => {
+  it.each([
+    ['xen', 'create', 'guest.cfg', '--disk', 'xvda=disk.img'],
+    ['xen', 'save', '7', 'g.lckx'],
+    ['xen', 'restore', 'g.lckx'],
+    ['xen', 'status', 'guest1', '--json'],
+    ['xen', 'track', '7', '--disk', 'xvda=disk.img'],
+    ['trace', 'record', '--xen', '7', '-o', 't.lctrace'],
+  ])('%s %s exits 2 naming the missing library, without a stack trace', (...args) => {
+    const r = leanckpt(...args);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(
+      /^leanckpt: not a Xen dom0: libxenctrl\.so\.4\.17 \(Debian package libxenmisc4\.17\) missing\n$/,
+    );
+    expect(r.out).toBe('');
+  });
+});
+
+describe('xen command line', () => {
+  it('documents every command with examples', () => {
+    for (const cmd of [
+      ['xen', 'create'],
+      ['xen', 'save'],
+      ['xen', 'restore'],
+      ['xen', 'status'],
+      ['xen', 'track'],
+      ['trace', 'record'],
+    ]) {
+      const r = leanckpt(...cmd, '--help');
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/Examples:/);
+      if (cmd[1] !== 'track') expect(r.out).toMatch(/--json/);
+    }
+  });
+
+  it('names a missing device node', () => {
+    expect(() => requireDevice('/dev/xen/no-such-device')).toThrow(XenUnavailableError);
+    expect(() => requireDevice('/dev/xen/no-such-device')).toThrow(
+      'not a Xen dom0: /dev/xen/no-such-device (load the Xen dom0 drivers) missing',
+    );
+  });
+
+  it('loads no Xen library when the modules are imported', async () => {
+    const mods = await Promise.all([
+      import('../../../backends/xen/ffi/xenctrl.ts'),
+      import('../../../backends/xen/ffi/xenstore.ts'),
+      import('../../../backends/xen/ffi/xengnttab.ts'),
+      import('../../../backends/xen/ffi/xenevtchn.ts'),
+      import('../../../backends/xen/ffi/xenforeignmemory.ts'),
+      import('../../../backends/xen/ffi/xenguest.ts'),
+    ]);
+    expect(mods).toHaveLength(6);
+    if (!inDom0) expect(() => mods[0].XenCtrl.open()).toThrow(XenUnavailableError);
+  });
+});
