@@ -51,7 +51,7 @@ export interface SchemeWork {
   readonly mapped: number;
   readonly zero: number;
   readonly data: number;
-  /** Pages checked for zero content. */
+  /** Pages checked for zero content (those not mapped, when the scheme elides zero pages). */
   readonly scanned: number;
 }
 

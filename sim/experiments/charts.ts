@@ -5,7 +5,7 @@
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { CaseResult } from './case.ts';
-import type { CaseSummary } from './summary.ts';
+import { DELIVERIES, type CaseSummary } from './summary.ts';
 
 const MiB = 2 ** 20;
 const GUEST_ORDER = ['pv-linux', 'pvhvm-linux', 'hvm-linux', 'hvm-windows'];
@@ -54,34 +54,33 @@ export function reductionChart(summaries: readonly CaseSummary[]): TopLevelSpec 
 /** Modeled checkpoint time, stacked by step, for baseline, p2b and p2b+zero (mean over workloads). */
 export function timeChart(summaries: readonly CaseSummary[], profile: string): TopLevelSpec {
   const steps = ['fixed', 'copy', 'hash', 'zeroScan', 'write'] as const;
-  const values = summaries.flatMap((s) =>
-    (['baseline', 'p2b', 'p2b+zero'] as const).flatMap((scheme) =>
+  const guests = [...new Set(summaries.map((s) => s.guest))];
+  // Averaged here, so the chart stacks plain values (stacking means would be ill-defined).
+  const values = guests.flatMap((guest) => {
+    const mine = summaries.filter((s) => s.guest === guest);
+    return (['baseline', 'p2b', 'p2b+zero'] as const).flatMap((scheme) =>
       steps.map((step) => ({
-        guest: s.guest,
-        workload: s.workload,
+        guest,
         scheme,
         step,
-        seconds: s.breakdown[scheme][step],
+        seconds: mine.reduce((a, s) => a + s.breakdown[scheme][step], 0) / mine.length,
       })),
-    ),
-  );
+    );
+  });
   return {
     ...base,
     title: `Modeled checkpoint time by step (${profile}), mean over workloads`,
-    data: { values },
-    width: 420,
-    height: 240,
-    mark: 'bar',
-    encoding: {
-      x: { field: 'guest', type: 'nominal', sort: GUEST_ORDER, title: null },
-      xOffset: { field: 'scheme', sort: ['baseline', 'p2b', 'p2b+zero'] },
-      y: { aggregate: 'mean', field: 'seconds', type: 'quantitative', title: 'seconds per checkpoint' },
-      color: { field: 'step', type: 'nominal', sort: [...steps] },
-      opacity: {
-        field: 'scheme',
-        type: 'nominal',
-        sort: ['baseline', 'p2b', 'p2b+zero'],
-        scale: { range: [1, 0.75, 0.5] },
+    data: { values: values.map((v) => ({ ...v, order: steps.indexOf(v.step) })) },
+    facet: { column: { field: 'guest', sort: GUEST_ORDER, title: null } },
+    spec: {
+      width: 130,
+      height: 240,
+      mark: 'bar',
+      encoding: {
+        x: { field: 'scheme', type: 'nominal', sort: ['baseline', 'p2b', 'p2b+zero'], title: null },
+        y: { field: 'seconds', type: 'quantitative', title: 'seconds per checkpoint' },
+        color: { field: 'step', type: 'nominal', sort: [...steps] },
+        order: { field: 'order', type: 'quantitative' },
       },
     },
   };
@@ -125,26 +124,31 @@ export function sizeOverTimeChart(cases: readonly CaseResult[]): TopLevelSpec {
   };
 }
 
-/** Capture ratio: the tracker's mapped pages over the pages any disk-based scheme could leave out. */
+/** Capture ratio per delivery mode: the tracker's mapped pages over the pages the oracle found. */
 export function captureChart(summaries: readonly CaseSummary[]): TopLevelSpec {
-  const values = summaries.map((s) => ({
-    guest: s.guest,
-    workload: s.workload,
-    capture: s.capture.mean,
-    epoch: s.reduction['p2b-epoch'].mean / Math.max(1e-9, s.reduction.oracle.mean),
-  }));
+  const values = summaries.flatMap((s) =>
+    DELIVERIES.map((delivery) => ({
+      guest: s.guest,
+      workload: s.workload,
+      delivery,
+      capture: s.captureBy[delivery].mean,
+    })),
+  );
   return {
     ...base,
-    title: 'Capture ratio: mapped pages / oracle pages (precise delivery)',
+    title: 'Capture ratio: mapped pages / oracle pages',
     data: { values },
-    width: 520,
-    height: 200,
-    mark: 'bar',
-    encoding: {
-      x: { field: 'workload', type: 'nominal', title: null },
-      xOffset: { field: 'guest', sort: GUEST_ORDER },
-      y: { field: 'capture', type: 'quantitative', axis: { format: '%' }, scale: { domain: [0, 1] } },
-      color: { field: 'guest', type: 'nominal', sort: GUEST_ORDER, title: 'guest kind' },
+    facet: { column: { field: 'delivery', title: null, sort: [...DELIVERIES] } },
+    spec: {
+      width: 260,
+      height: 200,
+      mark: 'bar',
+      encoding: {
+        x: { field: 'workload', type: 'nominal', title: null },
+        xOffset: { field: 'guest', sort: GUEST_ORDER },
+        y: { field: 'capture', type: 'quantitative', axis: { format: '%' }, scale: { domain: [0, 1] } },
+        color: { field: 'guest', type: 'nominal', sort: GUEST_ORDER, title: 'guest kind' },
+      },
     },
   };
 }

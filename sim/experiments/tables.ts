@@ -34,6 +34,8 @@ export function guestTables(summaries: readonly CaseSummary[]): string {
           'oracle',
           'oracle+zero',
           'capture',
+          'capture epoch',
+          'capture epoch+reval.',
         ],
         rows.map((s) => [
           s.workload,
@@ -46,6 +48,8 @@ export function guestTables(summaries: readonly CaseSummary[]): string {
           red(s.reduction.oracle),
           red(s.reduction['oracle+zero']),
           pct(s.capture.mean),
+          pct(s.captureBy.epoch.mean),
+          pct(s.captureBy['epoch+revalidate'].mean),
         ]),
       );
       const time = table(
