@@ -1,0 +1,112 @@
+#!/bin/bash
+# Scenario xen-backend: guests whose data disk is served by leanckpt's own blkif backend (not
+# xen-blkback), tracked with log-dirty. Per guest: `leanckpt xen create --daemon`, warm-up, status,
+# a recorded trace, `leanckpt xen save` (stop after save), `leanckpt xen restore` + the guest's own
+# integrity check, a second save/restore cycle on the restored guest, a plain `xl save`/`xl restore`
+# of the same guest for the size and time comparison, and a restore from a changed disk that must be
+# refused. Options (LAB_ARGS): mem=<MiB> workload=<name> guests="pv pvh".
+. "$LAB_LIB"
+mem=256 workload=read-heavy guests="pv"
+for kv in ${LAB_ARGS:-}; do
+  case $kv in mem=* | workload=*) eval "${kv%%=*}=\${kv#*=}" ;; guests=*) guests=${kv#*=} guests=${guests//,/ } ;; esac
+done
+lab_result guest_mem_mib "$mem"
+lab_result guest_workload "$workload"
+export LEANCKPT_RUN_DIR=$LAB_WORK/run
+lck() { node "$LAB_PROJECT/node_modules/tsx/dist/cli.mjs" "$LAB_PROJECT/bin/leanckpt.ts" "$@"; }
+# json FILE EXPR: a field of a JSON result (node is there; jq is not).
+json() { node -e "const r=JSON.parse(require('fs').readFileSync(process.argv[1],'utf8')); console.log($2)" "$1"; }
+
+config() {
+  local name=$1 type=$2
+  {
+    echo "name = \"$name\""
+    echo "type = \"$type\""
+    echo "kernel = \"$LAB_GUEST/vmlinuz\""
+    echo "ramdisk = \"$LAB_GUEST/initrd.gz\""
+    echo "extra = \"console=hvc0 loglevel=4 lab.workload=$workload\""
+    echo "memory = $mem"
+    echo "vcpus = 1"
+    echo 'on_crash = "preserve"'
+    if [ "$type" = pvh ]; then echo 'cpuid = "host,rdtscp=0"'; fi
+  } >"$LAB_WORK/$name.cfg"
+}
+
+lck_create() { xl destroy "$1" >/dev/null 2>&1; lck xen create "$LAB_WORK/$1.cfg" --disk "xvda=$2" --daemon --json >"$3"; }
+lck_save() { lck xen save "$1" "$2" --json >"$3"; }
+lck_restore() { xl destroy "$1" >/dev/null 2>&1; lck xen restore "$2" --json >"$3"; }
+dump_logs() { cat "$LEANCKPT_RUN_DIR"/*.log 2>/dev/null | tail -n 20 | sed 's/^/LOG daemon: /'; }
+
+# save_restore KIND NAME N: one leanckpt save/restore cycle and the guest's integrity report.
+save_restore() {
+  local kind=$1 name=$2 n=$3 img=$LAB_WORK/$2-$3.lckx out=$LAB_RESULTS/$1-$3 mark
+  lab_step "$kind.save$n" lck_save "$name" "$img" "$out-save.json" || { dump_logs; return 1; }
+  lab_result "$kind.save$n.image_bytes" "$(json "$out-save.json" r.imageBytes)"
+  lab_result "$kind.save$n.stream_bytes" "$(json "$out-save.json" r.streamBytes)"
+  lab_result "$kind.save$n.reduction" "$(json "$out-save.json" 'r.reduction.toFixed(4)')"
+  lab_result "$kind.save$n.pages" "$(json "$out-save.json" 'JSON.stringify(r.pages)')"
+  lab_result "$kind.save$n.map_size" "$(json "$out-save.json" r.mapSize)"
+  lab_result "$kind.save$n.seconds" "$(json "$out-save.json" '(r.ms.total/1000).toFixed(2)')"
+  mark=$(guest_lines "$name")
+  lab_step "$kind.restore$n" lck_restore "$name" "$img" "$out-restore.json" || { dump_logs; return 1; }
+  lab_result "$kind.restore$n.seconds" "$(json "$out-restore.json" '(r.ms.total/1000).toFixed(2)')"
+  lab_result "$kind.restore$n.pages_from_disk" "$(json "$out-restore.json" r.pagesMapped)"
+  lab_step "$kind.integrity$n" guest_integrity "$name" "$mark" 300 || return 1
+  guest_wait "$name" '^GUEST iter ' 300 "$(guest_lines "$name")" >/dev/null
+}
+
+cycle() {
+  local kind=$1 name=lck-$1 disk=$LAB_WORK/$1.img t0 line
+  cp "$LAB_GUEST/disk-4k.img" "$disk"
+  config "$name" "$kind"
+  lab_try "$kind.create" lck_create "$name" "$disk" "$LAB_RESULTS/$kind-create.json" || { dump_logs; return 1; }
+  lab_step "$kind.warmup" guest_wait "$name" '^GUEST iter 3 ' 600 >/dev/null || { dump_logs; return 1; }
+  line=$(guest_last "$name" '^GUEST iter ')
+  lab_result "$kind.page_cache_kib" "$(sed -n 's/.*cached_kb=\([0-9]*\).*/\1/p' <<<"$line")"
+  lck xen status "$name" --json >"$LAB_RESULTS/$kind-status.json"
+  lab_result "$kind.log_dirty" "$(json "$LAB_RESULTS/$kind-status.json" 'r.status.logDirty.state')"
+  lab_result "$kind.mapped_pages" "$(json "$LAB_RESULTS/$kind-status.json" 'r.status.mappedPages')"
+  lab_result "$kind.disk_reads" "$(json "$LAB_RESULTS/$kind-status.json" 'r.status.disks[0].io.reads')"
+  lab_step "$kind.record" lck trace record --xen "$name" -o "$LAB_RESULTS/$kind.lctrace" --seconds 10 --json \
+    >"$LAB_RESULTS/$kind-record.json" && lab_result "$kind.trace_events" "$(json "$LAB_RESULTS/$kind-record.json" r.events)"
+
+  save_restore "$kind" "$name" 1 || return 1
+  save_restore "$kind" "$name" 2 || return 1
+
+  # Plain xl of the same guest, back to back, for the size and time ratios.
+  t0=$(lab_now)
+  lab_step "$kind.xl_save" xl save -p "$name" "$LAB_WORK/plain.xl" || return 1
+  lab_result "$kind.xl_save.seconds" "$(lab_since "$t0")"
+  lab_result "$kind.xl_save.bytes" "$(stat -c %s "$LAB_WORK/plain.xl")"
+  xl destroy "$name"
+  t0=$(lab_now)
+  lab_step "$kind.xl_restore" xl restore -p -e "$LAB_WORK/plain.xl" || return 1
+  lab_result "$kind.xl_restore.seconds" "$(lab_since "$t0")"
+  xl destroy "$name"
+  rm -f "$LAB_WORK/plain.xl"
+
+  # A changed disk: one byte flipped in every MiB of a copy, so referenced sectors surely change.
+  cp "$disk" "$disk.changed"
+  node -e "const fs=require('fs');const fd=fs.openSync(process.argv[1],'r+');const b=Buffer.alloc(1);
+    for(let o=4096+123;o<fs.fstatSync(fd).size;o+=1<<20){fs.readSync(fd,b,0,1,o);b[0]^=0xff;fs.writeSync(fd,b,0,1,o)}" "$disk.changed"
+  if lck xen restore "$LAB_WORK/$name-2.lckx" --disk "xvda=$disk.changed" >"$LAB_RESULTS/$kind-refused.txt" 2>&1; then
+    lab_check "$kind.changed_disk_refused" fail "the restore went through"
+    xl destroy "$name"
+  else
+    lab_check "$kind.changed_disk_refused" ok "$(tail -n 1 "$LAB_RESULTS/$kind-refused.txt" | cut -c1-160)"
+  fi
+  rm -f "$disk.changed"
+}
+
+verified=()
+for kind in $guests; do
+  if cycle "$kind"; then verified+=("$kind"); else LAB_FAILED=1; fi
+  xl destroy "lck-$kind" >/dev/null 2>&1
+done
+dump_logs
+if [ "${verified[*]}" = "$(echo $guests)" ] && [ $LAB_FAILED = 0 ]; then
+  lab_check xen_backend.guests_verified ok "${verified[*]}"
+else
+  lab_check xen_backend.guests_verified fail "verified: ${verified[*]:-none} of: $guests"
+fi
+lab_finish
