@@ -84,7 +84,7 @@ export function qemuArgs(lab: string, runDir: string, project = PROJECT_ROOT): s
       '-append',
       `console=com1 com1=115200,8n1 dom0_mem=${DOM0_MEM},max:${DOM0_MEM} loglvl=all guest_loglvl=all noreboot`,
     ],
-    ...['-initrd', `${join(img, 'vmlinuz')} console=hvc0 root=/dev/vda rw,${join(img, 'initrd.img')}`],
+    ...['-initrd', `${join(img, 'vmlinuz')} console=hvc0 root=LABEL=dom0 rw,${join(img, 'initrd.img')}`],
     ...['-drive', `file=${join(img, 'dom0.img')},if=virtio,format=raw,cache=unsafe`],
     ...guestDisks(lab),
     ...share(project, 'lckproject', true),

@@ -8,9 +8,9 @@ base=${LAB_BASE:?}
 recipe=${LAB_RECIPE:?}
 r=$base/rootfs
 echo dom0 >"$r/etc/hostname"
-# The three 9p shares: the project tree (read-only), the run's results (writable), the guest files.
+# The root is found by label: the guest data disks are virtio disks too. The three 9p shares: the project tree (read-only), the run's results (writable), the guest files.
 cat >"$r/etc/fstab" <<'FSTAB'
-/dev/vda / ext4 rw,errors=remount-ro 0 1
+LABEL=dom0 / ext4 rw,errors=remount-ro 0 1
 lckproject /lab/project 9p trans=virtio,version=9p2000.L,msize=262144,ro,nofail 0 0
 lckresults /lab/results 9p trans=virtio,version=9p2000.L,msize=262144,nofail 0 0
 lckguest /lab/guest 9p trans=virtio,version=9p2000.L,msize=262144,ro,nofail 0 0

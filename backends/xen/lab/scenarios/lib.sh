@@ -12,8 +12,13 @@ exec 9>>"$LAB_RESULTS/trace.log"
 BASH_XTRACEFD=9
 set -x
 
-lab_now() { date +%s.%N; }
-lab_since() { awk -v a="$1" -v b="$(lab_now)" 'BEGIN { printf "%.2f", b - a }'; }
+# Timing uses bash's own clock: no child process (emulated dom0s have rare user-space crashes, and a
+# crashed `date` must not turn into a wrong time).
+lab_now() { echo "${EPOCHREALTIME/./}"; }
+lab_since() {
+  local d=$(($(lab_now) - $1))
+  printf '%d.%02d' $((d / 1000000)) $((d % 1000000 / 10000))
+}
 lab_result() { echo "RESULT $1 ${*:2}"; }
 lab_check() {
   echo "CHECK $1 $2${3:+ $3}"
@@ -61,12 +66,13 @@ guest_wait() {
   local name=$1 re=$2 timeout=$3 after=${4:-0} end line
   end=$((SECONDS + timeout))
   while [ $SECONDS -lt "$end" ]; do
-    line=$(tail -n +"$((after + 1))" "$(guest_console "$name")" 2>/dev/null | tr -d '\r' | grep -E -m 1 "$re")
+    # Console logs can hold NUL bytes: strip them, or grep calls the log binary and prints nothing.
+    line=$(tail -n +"$((after + 1))" "$(guest_console "$name")" 2>/dev/null | tr -d '\r\000' | grep -a -E -m 1 "$re")
     if [ -n "$line" ]; then
       echo "$line"
       return 0
     fi
-    if tail -n +"$((after + 1))" "$(guest_console "$name")" 2>/dev/null | grep -q -E '^GUEST error|Kernel panic'; then
+    if tail -n +"$((after + 1))" "$(guest_console "$name")" 2>/dev/null | grep -a -q -E '^GUEST error|Kernel panic'; then
       lab_log "guest $name reported an error"
       return 1
     fi
@@ -77,7 +83,7 @@ guest_wait() {
 }
 
 # guest_last NAME REGEX: the last console line matching REGEX.
-guest_last() { tr -d '\r' <"$(guest_console "$1")" | grep -E "$2" | tail -n 1; }
+guest_last() { tr -d '\r\000' <"$(guest_console "$1")" | grep -a -E "$2" | tail -n 1; }
 
 # guest_config NAME TYPE WORKLOAD FS MEM_MIB: writes the xl config (pv or pvh; fs 4k or 1k). The data
 # disk is the next free slot of that kind: a private copy-on-write view of the built image (QEMU's
