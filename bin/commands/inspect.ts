@@ -1,12 +1,20 @@
 /** `leanckpt inspect`: validates an image without its disks and summarises what it holds. */
 import { existsSync } from 'node:fs';
 import { inspectImage, listMapping, type ImageSummary } from '../../core/image/index.ts';
+import {
+  isXenImage,
+  printXenInspect,
+  xenInspect,
+  type XenImageSummary,
+} from '../../backends/xen/commands/inspect.ts';
 import { EXIT, ExitError } from '../exit-codes.ts';
 
-export type InspectResult = ImageSummary & { mapped?: [pfn: number, disk: number, sector: number][] };
+export type InspectResult =
+  (ImageSummary & { mapped?: [pfn: number, disk: number, sector: number][] }) | XenImageSummary;
 
 export async function inspect(path: string, list = false): Promise<InspectResult> {
   if (!existsSync(path)) throw new ExitError(`Cannot inspect ${path}: no such file`, EXIT.usage);
+  if (await isXenImage(path)) return xenInspect(path, list);
   const summary = await inspectImage(path);
   return list ? { ...summary, mapped: await listMapping(path) } : summary;
 }
@@ -14,6 +22,7 @@ export async function inspect(path: string, list = false): Promise<InspectResult
 const mib = (n: number): string => `${(n / 1048576).toFixed(2)} MiB`;
 
 export function printInspect(s: InspectResult): string {
+  if ('kind' in s) return printXenInspect(s);
   const lines = [
     `${s.path}: leanckpt image v${s.version.major}.${s.version.minor}, ${mib(s.bytes)}, every checksum valid`,
     `guest: ${s.pageCount} pages of ${s.pageSize} B (${mib(s.pageCount * s.pageSize)}); device state ${s.stateBytes} B`,
