@@ -24,6 +24,11 @@ export interface DomainHost {
   readonly logDirty: LogDirtyPort;
   /** Copies guest page `pfn` into `dst`; false if it cannot be mapped. */
   readPage(pfn: number, dst: Uint8Array): boolean;
+  /**
+   * Calls `each` with the content of every page of `pfns` that can be read (one mapping per batch, not
+   * per page: revalidation reads thousands of pages per epoch).
+   */
+  readPages(pfns: Uint32Array, each: (pfn: number, page: Uint8Array) => void): void;
   unpause(): void;
   /** False once the domain is gone (destroyed, or shut down and dying). */
   alive(): boolean;

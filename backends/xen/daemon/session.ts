@@ -15,7 +15,7 @@ import { AttachedDisk } from '../blkif/attach.ts';
 import type { DeviceStats } from '../blkif/device.ts';
 import type { DiskStore } from '../blkif/ports.ts';
 import { LogDirtyEpochs, type LogDirtyStatus } from '../logdirty/epochs.ts';
-import { contentProbe } from '../logdirty/probe.ts';
+import { contentProbe, type PrefetchingProbe } from '../logdirty/probe.ts';
 import type { PageMapView, TrackedDisk, TrackedDomain } from '../tracked-domain.ts';
 import { EventBus } from './event-bus.ts';
 import type { DomainHost } from './host.ts';
@@ -60,6 +60,7 @@ export class TrackingSession implements TrackedDomain {
   private recording: Promise<void> = Promise.resolve();
   private recorder: ((batch: EventBatch) => Promise<void>) | undefined;
   private failure: unknown;
+  private readonly probe: PrefetchingProbe;
 
   constructor(
     readonly host: DomainHost,
@@ -67,7 +68,15 @@ export class TrackingSession implements TrackedDomain {
     private readonly opts: SessionOptions,
   ) {
     const log = opts.log ?? (() => {});
-    this.logDirty = new LogDirtyEpochs(host.logDirty, this.bus, host.pageCount, opts.logDirtyMs, log);
+    // Dirty reports go through the prefetch: the mapped pages among them are hashed in batches first.
+    const dirtySink = {
+      dirty: (pfns: Uint32Array) => {
+        this.prefetch(pfns);
+        this.bus.dirty(pfns);
+      },
+      flush: () => this.bus.flush(),
+    };
+    this.logDirty = new LogDirtyEpochs(host.logDirty, dirtySink, host.pageCount, opts.logDirtyMs, log);
     const haveLogDirty = this.logDirty.start();
     if (!haveLogDirty) log(`log-dirty unavailable: ${this.logDirty.status().reason ?? 'unknown reason'}`);
     const geometry = {
@@ -76,27 +85,25 @@ export class TrackingSession implements TrackedDomain {
     };
     const stores = new Map(diskList.map((d) => [d.id, d.store]));
     // Revalidation only makes sense with dirty reports to revalidate.
-    this.tracker = new PageBlockTracker(geometry, {
-      revalidate: haveLogDirty,
-      probe: contentProbe({
-        hash: opts.hasher.hash64,
-        readPage: (pfn, dst) => host.readPage(pfn, dst),
-        disks: stores,
-        claimed: (pfn) => this.tracker.map.hash?.[pfn] ?? 0n,
-      }),
+    this.probe = contentProbe({
+      hash: opts.hasher.hash64,
+      readPage: (pfn, dst) => host.readPage(pfn, dst),
+      disks: stores,
+      claimed: (pfn) => this.tracker.map.hash?.[pfn] ?? 0n,
     });
-    if (opts.record) {
-      const record = opts.record;
-      this.subs.push(
-        this.bus.batches.subscribe((b) => {
-          this.recording = this.recording
-            .then(() => record(b))
-            .catch((err: unknown) => {
-              this.failure ??= err;
-            });
-        }),
-      );
-    }
+    this.tracker = new PageBlockTracker(geometry, { revalidate: haveLogDirty, probe: this.probe });
+    this.recorder = opts.record;
+    this.subs.push(
+      this.bus.batches.subscribe((b) => {
+        const record = this.recorder;
+        if (!record) return;
+        this.recording = this.recording
+          .then(() => record(b))
+          .catch((err: unknown) => {
+            this.failure ??= err;
+          });
+      }),
+    );
     this.subs.push(
       this.bus.batches.pipe(trackPageBlocks(this.tracker)).subscribe({
         next: (cut) => {
@@ -129,6 +136,16 @@ export class TrackingSession implements TrackedDomain {
     for (const a of this.attached) a.start();
     this.poller = setInterval(() => this.attached.forEach((a) => a.poll()), opts.pollMs ?? 20);
     this.poller.unref();
+  }
+
+  /** Hashes, in batches, the pages of a dirty report that are mapped (the only ones revalidation reads). */
+  private prefetch(pfns: Uint32Array): void {
+    if (!this.tracker?.map.hash) return;
+    const map = this.tracker.map;
+    let n = 0;
+    const mapped = new Uint32Array(pfns.length);
+    for (const pfn of pfns) if (map.isMapped(pfn)) mapped[n++] = pfn;
+    if (n > 0) this.probe.prefetch(mapped.subarray(0, n), (p, each) => this.host.readPages(p, each));
   }
 
   get domid(): number {

@@ -122,6 +122,28 @@ export function openXenHost(domid: number): DomainHost {
         return false;
       }
     },
+    readPages(pfns, each) {
+      for (let at = 0; at < pfns.length; at += 1024) {
+        const batch = pfns.subarray(at, at + 1024);
+        const frames: bigint[] = [];
+        const which: number[] = [];
+        for (const pfn of batch) {
+          const frame = p2m ? p2m.lookup(pfn) : BigInt(pfn);
+          if (frame === undefined) continue;
+          frames.push(frame);
+          which.push(pfn);
+        }
+        if (frames.length === 0) continue;
+        const m = fm.mapSome(domid, frames);
+        try {
+          which.forEach((pfn, i) => {
+            if (m.errors[i] === 0) each(pfn, m.bytes.subarray(i * 4096, (i + 1) * 4096));
+          });
+        } finally {
+          m.unmap();
+        }
+      }
+    },
     unpause: () => xc.unpause(domid),
     alive: () => {
       const now = xc.domain(domid);

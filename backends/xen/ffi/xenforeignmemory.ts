@@ -94,6 +94,23 @@ export class ForeignMemory {
     };
   }
 
+  /** Maps what it can of `frames`; `errors[i]` is 0 or a negative errno for frame i (its page is then unusable). */
+  mapSome(
+    domid: number,
+    frames: readonly bigint[],
+    prot = PROT_READ,
+  ): Mapping & { readonly errors: Int32Array } {
+    const arr = BigUint64Array.from(frames);
+    const errors = new Int32Array(frames.length);
+    const addr = this.f.map(this.h, domid, prot, frames.length, arr, errors);
+    check(!isNull(addr), `xenforeignmemory_map(domain ${domid})`);
+    return {
+      bytes: bytesAt(addr, frames.length * 4096),
+      errors,
+      unmap: () => void this.f.unmap(this.h, addr, frames.length),
+    };
+  }
+
   /** Bytes of a resource (e.g. the grant table: max_grant_frames * 4096). */
   resourceSize(domid: number, type: number, id: number): number {
     const out = [0n];

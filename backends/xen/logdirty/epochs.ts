@@ -12,7 +12,7 @@ import { dirtyPfns } from './bitmap.ts';
 import type { LogDirtyPort } from './ports.ts';
 
 export interface DirtySink {
-  dirty(pfns: ArrayLike<number>): void;
+  dirty(pfns: Uint32Array): void;
   flush(): void;
 }
 

@@ -15,10 +15,28 @@ export interface ProbeDeps {
   readonly claimed: (pfn: number) => bigint;
 }
 
-export function contentProbe(d: ProbeDeps): ContentProbe {
+export interface PrefetchingProbe extends ContentProbe {
+  /** Hashes these pages now, in batches; the next hashPage of each uses that hash (once). */
+  prefetch(
+    pfns: Uint32Array,
+    readPages: (pfns: Uint32Array, each: (pfn: number, page: Uint8Array) => void) => void,
+  ): void;
+}
+
+export function contentProbe(d: ProbeDeps): PrefetchingProbe {
   const page = new Uint8Array(4096);
+  const ready = new Map<number, bigint>();
   return {
+    prefetch(pfns, readPages) {
+      ready.clear();
+      readPages(pfns, (pfn, bytes) => ready.set(pfn, d.hash(bytes)));
+    },
     hashPage(pfn) {
+      const h = ready.get(pfn);
+      if (h !== undefined) {
+        ready.delete(pfn);
+        return h;
+      }
       return d.readPage(pfn, page) ? d.hash(page) : d.claimed(pfn) ^ 1n;
     },
     hashSectors(disk, sector) {

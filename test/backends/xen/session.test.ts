@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadHasher } from '../../../core/hash.ts';
 import { makeHeader, openTrace, TraceWriter } from '../../../core/trace/index.ts';
-import { RemoteTrackedDomain, serveControl } from '../../../backends/xen/daemon/control.ts';
+import { ControlClient, RemoteTrackedDomain, serveControl } from '../../../backends/xen/daemon/control.ts';
 import { TrackingSession } from '../../../backends/xen/daemon/session.ts';
 import { MemoryDisk } from './support/memory-disk.ts';
 import { MemoryXenstore } from './support/memory-xenstore.ts';
@@ -136,6 +136,15 @@ describe('tracking session', () => {
     expect(view.get(13)).toBeUndefined();
     await remote.resume();
     expect((await remote.status()).state).toBe('tracking');
+    // Recording started and stopped at run time, through the socket.
+    const client = await ControlClient.connect(sock);
+    const tracePath = join(dir, 'live.lctrace');
+    await client.request({ cmd: 'record-start', path: tracePath });
+    await front.request({ op: 'read', sector: 96, segs: [{ pfn: 14 }, { pfn: 15 }] });
+    session.logDirty.tick();
+    const { trace } = await client.request({ cmd: 'record-stop' });
+    client.close();
+    expect(trace).toMatchObject({ path: tracePath, format: 'binary', events: 3 });
     await remote.release();
     expect(stopped).toBe(true);
     server.close();

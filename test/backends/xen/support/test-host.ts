@@ -58,6 +58,9 @@ export function testHost(
       dst.set(guest.page(pfn));
       return true;
     },
+    readPages: (pfns, each) => {
+      for (const pfn of pfns) each(pfn, guest.page(pfn));
+    },
     unpaused: 0,
     gone: false,
     alive() {
