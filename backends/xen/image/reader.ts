@@ -69,7 +69,12 @@ export class XenImageReader {
     }
     const src = new ByteSource(createReadStream(path, { highWaterMark: 4 << 20 }));
     const reader = new XenImageReader(path, size, src, hasher);
-    await reader.header();
+    try {
+      await reader.header();
+    } catch (err) {
+      await src.close();
+      throw err;
+    }
     return reader;
   }
 
@@ -110,8 +115,16 @@ export class XenImageReader {
     this.version = { major, minor };
   }
 
-  /** The records after the header, verified; ends after END. */
+  /** The records after the header, verified; ends after END. Stopping early closes the file. */
   async *items(): AsyncGenerator<XenImageItem> {
+    try {
+      yield* this.records();
+    } finally {
+      await this.src.close();
+    }
+  }
+
+  private async *records(): AsyncGenerator<XenImageItem> {
     let streamStarted = false;
     let hashesStarted = false;
     let zero = 0;

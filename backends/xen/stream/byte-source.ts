@@ -63,6 +63,13 @@ export class ByteSource {
     return view;
   }
 
+  /** Stops reading early: lets the input release what it holds (a file stream closes its file). */
+  async close(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.it.return?.();
+  }
+
   /** Whether the stream has no byte left. */
   async atEnd(): Promise<boolean> {
     return this.at === this.chunk.length && !(await this.pull());
