@@ -46,7 +46,7 @@ export function registerLabCommands(program: Command): void {
         'tails of the serial log and guest consoles are printed), 2 bad usage or lab not built.',
     )
     .argument('<scenario>', 'a directory under backends/xen/lab/scenarios (e.g. baseline)')
-    .option('--timeout <seconds>', 'limit for the whole run', positiveInt('--timeout'), 1800)
+    .option('--timeout <seconds>', 'limit for the whole run', positiveInt('--timeout'), 3600)
     .addOption(
       new Option('--set <key=value>', 'a scenario setting (repeatable), e.g. fs=1k or guests=pv').argParser(
         collect,
@@ -57,7 +57,7 @@ export function registerLabCommands(program: Command): void {
       'after',
       examples(
         'leanckpt lab run baseline',
-        'leanckpt lab run baseline --json --timeout 2400',
+        'leanckpt lab run baseline --json --timeout 5400',
         'leanckpt lab run baseline --set fs=1k --set guests=pv --set workload=mixed',
       ),
     )

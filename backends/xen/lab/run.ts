@@ -151,7 +151,7 @@ export async function runScenario(opts: RunOptions): Promise<RunReport> {
   writeFileSync(join(runDir, 'args'), `${(opts.args ?? []).join(' ')}\n`);
   writeFileSync(join(runDir, 'poweroff'), '');
 
-  const timeout = (opts.timeoutSeconds ?? 1800) * 1000;
+  const timeout = (opts.timeoutSeconds ?? 3600) * 1000;
   const t0 = performance.now();
   progress(`booting Xen under QEMU (TCG); run dir ${runDir}`);
   const qemu = spawn('qemu-system-x86_64', qemuArgs(lab, runDir), { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -12,12 +12,18 @@ exec 9>>"$LAB_RESULTS/trace.log"
 BASH_XTRACEFD=9
 set -x
 
-# Timing uses bash's own clock: no child process (emulated dom0s have rare user-space crashes, and a
-# crashed `date` must not turn into a wrong time).
+# Timing uses bash's own clock and no child process: emulated dom0s have rare user-space crashes in
+# freshly forked processes (seen right after `xl create`), and a crashed `$(...)` must not become a
+# wrong time. lab_elapsed T0 sets LAB_DT to the seconds since T0 (microseconds from lab_now).
 lab_now() { echo "${EPOCHREALTIME/./}"; }
+lab_elapsed() {
+  local d=$((${EPOCHREALTIME/./} - $1))
+  printf -v LAB_DT '%d.%02d' $((d / 1000000)) $((d % 1000000 / 10000))
+}
+# lab_since T0: prints the seconds since T0 (for `$(lab_since "$t0")` in scenarios).
 lab_since() {
-  local d=$(($(lab_now) - $1))
-  printf '%d.%02d' $((d / 1000000)) $((d % 1000000 / 10000))
+  lab_elapsed "$1"
+  echo "$LAB_DT"
 }
 lab_result() { echo "RESULT $1 ${*:2}"; }
 lab_check() {
@@ -27,13 +33,13 @@ lab_check() {
 
 # lab_step NAME CMD...: runs CMD once and reports it.
 lab_step() {
-  local name=$1 t0 rc
+  local name=$1 t0=${EPOCHREALTIME/./} rc
   shift
-  t0=$(lab_now)
   "$@"
   rc=$?
-  if [ $rc -eq 0 ]; then echo "STEP $name $(lab_since "$t0") ok"; else
-    echo "STEP $name $(lab_since "$t0") fail"
+  lab_elapsed "$t0"
+  if [ $rc -eq 0 ]; then echo "STEP $name $LAB_DT ok"; else
+    echo "STEP $name $LAB_DT fail"
     LAB_FAILED=1
   fi
   return $rc
@@ -42,14 +48,15 @@ lab_step() {
 # lab_try NAME CMD...: like lab_step, but a failure is retried once (and reported as a retry). CMD must
 # be safe to run again after a failure.
 lab_try() {
-  local name=$1 t0
+  local name=$1 t0=${EPOCHREALTIME/./}
   shift
-  t0=$(lab_now)
   if "$@"; then
-    echo "STEP $name $(lab_since "$t0") ok"
+    lab_elapsed "$t0"
+    echo "STEP $name $LAB_DT ok"
     return 0
   fi
-  echo "STEP $name $(lab_since "$t0") retry"
+  lab_elapsed "$t0"
+  echo "STEP $name $LAB_DT retry"
   sleep 2
   lab_step "$name" "$@"
 }
