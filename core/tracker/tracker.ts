@@ -96,6 +96,9 @@ export class PageBlockTracker {
       throw new EventError(`request ${id}: unknown direction ${dir}`);
     }
     let count = b.count[i]!;
+    const pfns: number[] = [];
+    const firsts: number[] = [];
+    const lasts: number[] = [];
     if (dir !== IoDir.Discard) {
       if (to === from)
         throw new EventError(`request ${id}: a ${dir === IoDir.Read ? 'read' : 'write'} with no segments`);
@@ -112,6 +115,9 @@ export class PageBlockTracker {
           );
         }
         count += last - first + 1;
+        pfns.push(b.pfn[k]!);
+        firsts.push(first);
+        lasts.push(last);
       }
     }
     const start = this.space.toGlobal(b.disk[i]!, b.sector[i]!, count);
@@ -120,9 +126,9 @@ export class PageBlockTracker {
       dir,
       start,
       end: start + count,
-      pfn: b.pfn.slice(from, to),
-      first: b.first.slice(from, to),
-      last: b.last.slice(from, to),
+      pfn: pfns,
+      first: firsts,
+      last: lasts,
       submitSeq: this.seq,
       conflicted: false,
     };

@@ -16,9 +16,9 @@ interface Flight {
   readonly disk: SymbolicDisk;
   readonly sector: number;
   readonly count: number;
-  readonly pfn: Uint32Array;
-  readonly first: Uint8Array;
-  readonly last: Uint8Array;
+  readonly pfn: readonly number[];
+  readonly first: readonly number[];
+  readonly last: readonly number[];
   /** Its outcome is undefined: completion tears instead of copying. */
   torn: boolean;
   /** Pages the guest wrote while it flew: only their segments are undefined. */
@@ -94,9 +94,9 @@ export class ReplayWorld {
       disk,
       sector: b.sector[i]!,
       count: b.count[i]!,
-      pfn: b.pfn.slice(from, to),
-      first: b.first.slice(from, to),
-      last: b.last.slice(from, to),
+      pfn: column(b.pfn, from, to),
+      first: column(b.first, from, to),
+      last: column(b.last, from, to),
       torn: false,
       written: new Set(),
     };
@@ -163,6 +163,13 @@ export class ReplayWorld {
   private tearInflight(): void {
     for (const f of this.flights.values()) this.tear(f);
   }
+}
+
+/** A plain array copy: tiny typed-array copies per request cost far more to allocate and collect. */
+function column(col: Uint32Array | Uint8Array, from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let k = from; k < to; k++) out.push(col[k]!);
+  return out;
 }
 
 /** Undefined order of effects: disk overlap with a writer, or a shared page that one of them fills. */
