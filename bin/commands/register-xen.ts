@@ -33,6 +33,7 @@ export function registerXenCommands(program: Command): void {
     )
     .option('--daemon', 'track in a background process and return')
     .option('--log-dirty-ms <ms>', 'log-dirty epoch length', positiveInt('--log-dirty-ms'), LOG_DIRTY_MS)
+    .option('--record <trace>', "record the domain's whole event stream (each save adds a checkpoint)")
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
@@ -42,7 +43,10 @@ export function registerXenCommands(program: Command): void {
       ),
     )
     .action(
-      async (cfg: string, opts: { disk: string[]; daemon?: boolean; logDirtyMs: number; json?: boolean }) => {
+      async (
+        cfg: string,
+        opts: { disk: string[]; daemon?: boolean; logDirtyMs: number; record?: string; json?: boolean },
+      ) => {
         const { xenCreate } = await import('./xen.ts');
         const r = await xenCreate(cfg, opts, (domid, socket) => {
           if (!opts.json)
@@ -65,12 +69,18 @@ export function registerXenCommands(program: Command): void {
     .option('--disk <vdev=file>', 'a raw disk image served as vdev (repeatable)', collect, [])
     .option('--log-dirty-ms <ms>', 'log-dirty epoch length', positiveInt('--log-dirty-ms'), LOG_DIRTY_MS)
     .option('--unpause', 'unpause the domain once the backend is attached')
+    .option('--record <trace>', "record the domain's whole event stream (each save adds a checkpoint)")
     .addHelpText('after', examples('leanckpt xen track 7 --disk xvda=/srv/guest.img --unpause'))
-    .action(async (domain: string, opts: { disk: string[]; logDirtyMs: number; unpause?: boolean }) => {
-      const { xenTrack } = await import('./xen.ts');
-      const r = await xenTrack(domain, opts);
-      out(`domain ${r.domid}: tracking ended (${r.mode === 'foreground' ? r.ended : 'daemon'})\n`);
-    });
+    .action(
+      async (
+        domain: string,
+        opts: { disk: string[]; logDirtyMs: number; unpause?: boolean; record?: string },
+      ) => {
+        const { xenTrack } = await import('./xen.ts');
+        const r = await xenTrack(domain, opts);
+        out(`domain ${r.domid}: tracking ended (${r.mode === 'foreground' ? r.ended : 'daemon'})\n`);
+      },
+    );
 
   xen
     .command('save')
@@ -153,6 +163,65 @@ export function registerXenCommands(program: Command): void {
       const r = await xenStatus(domain);
       if (opts.json) json(r);
       else out(printStatus(r));
+    });
+
+  xen
+    .command('rebuild')
+    .description(
+      'Write the `xl save` stream a Xen image stands for, byte for byte, after verifying the image\n' +
+        'against its disks (for `verify-stream-v2`, or to compare with a plain `xl save`). Any machine.',
+    )
+    .argument('<image>', 'a leanckpt Xen image')
+    .argument('<out>', 'the stream file to write')
+    .option(
+      '--disk <vdev=file>',
+      'use this file for vdev instead of the recorded one (repeatable)',
+      collect,
+      [],
+    )
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      examples('leanckpt xen rebuild guest.lckx guest.xl && verify-stream-v2 -f xl -i guest.xl'),
+    )
+    .action(async (image: string, dest: string, opts: { disk: string[]; json?: boolean }) => {
+      const { xenRebuild } = await import('./xen.ts');
+      const r = await xenRebuild(image, dest, opts.disk);
+      if (opts.json) json(r);
+      else out(`${r.out}: ${r.bytes} bytes, stream hash ${r.streamHash}, ${(r.ms / 1000).toFixed(2)} s\n`);
+    });
+
+  xen
+    .command('oracle')
+    .description(
+      'Every page of a save stream (an `xl save` file, or the stream a Xen image rebuilds) whose bytes\n' +
+        'equal some 4 KiB disk range, by exhaustive matching: what a perfect tracker could leave out.\n' +
+        "For an image, also its capture ratio (its pages on disk / the oracle's). Any machine.",
+    )
+    .argument('<source>', 'an `xl save` file or a leanckpt Xen image')
+    .option(
+      '--disk <vdev=file>',
+      'a disk to match against (repeatable; images default to theirs)',
+      collect,
+      [],
+    )
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      examples('leanckpt xen oracle guest.lckx --json', 'leanckpt xen oracle plain.xl --disk xvda=guest.img'),
+    )
+    .action(async (source: string, opts: { disk: string[]; json?: boolean }) => {
+      const { xenOracle } = await import('./xen.ts');
+      const r = await xenOracle(source, opts.disk);
+      if (opts.json) return json(r);
+      out(
+        `${r.source}: ${r.pages} pages, ${r.zeroPages} zero, ${r.matchedPages} equal to disk ranges ` +
+          `(${r.matchedOrdinary} ordinary)` +
+          (r.capture !== undefined
+            ? `; image leaves out ${r.pagesMapped}: capture ${r.capture.toFixed(3)}`
+            : '') +
+          '\n',
+      );
     });
 
   const trace = program.commands.find((c) => c.name() === 'trace');

@@ -14,6 +14,12 @@ import { spawnTracker, type Spawned } from '../../backends/xen/daemon/spawn.ts';
 import { NoSuchDomainError } from '../../backends/xen/daemon/xen-host.ts';
 import { XenUnavailableError } from '../../backends/xen/ffi/load.ts';
 import { XenCtrl, type DomainInfo } from '../../backends/xen/ffi/xenctrl.ts';
+import {
+  oracle,
+  rebuildToFile,
+  type OracleReport,
+  type RebuildResult,
+} from '../../backends/xen/commands/tools.ts';
 import { restoreDomain, type XenRestoreResult } from '../../backends/xen/restore.ts';
 import { saveDomain, type XenSaveResult } from '../../backends/xen/save.ts';
 import { runXl, XlError } from '../../backends/xen/xl-process.ts';
@@ -63,6 +69,7 @@ export interface XenCreateOptions {
   disk: string[];
   daemon?: boolean;
   logDirtyMs: number;
+  record?: string;
   json?: boolean;
 }
 
@@ -100,10 +107,14 @@ export function xenCreate(
     const domid = created[0]!.domid;
     try {
       if (opts.daemon) {
-        const spawned = await spawnTracker(domid, disks, { logDirtyMs: opts.logDirtyMs, unpause: true });
+        const spawned = await spawnTracker(domid, disks, {
+          logDirtyMs: opts.logDirtyMs,
+          unpause: true,
+          ...(opts.record ? { record: resolve(opts.record) } : {}),
+        });
         return { mode: 'daemon', ...spawned };
       }
-      return await foreground(domid, disks, opts.logDirtyMs, true, onStarted);
+      return await foreground(domid, disks, opts.logDirtyMs, true, onStarted, opts.record);
     } catch (err) {
       await runXl(['destroy', String(domid)]).catch(() => undefined);
       throw err;
@@ -117,6 +128,7 @@ async function foreground(
   logDirtyMs: number,
   unpause: boolean,
   onStarted: (domid: number, socket: string) => void,
+  record?: string,
 ): Promise<Extract<XenCreateResult, { mode: 'foreground' }>> {
   const c = await xenContainer({ logDirtyMs });
   const host = c.get(XEN_TOKENS.HostFactory)(domid);
@@ -126,6 +138,7 @@ async function foreground(
     logDirtyMs,
     socket,
     unpause,
+    ...(record ? { record: resolve(record) } : {}),
     hasher: c.get(TOKENS.Hasher),
     log: (m) => void process.stderr.write(`leanckpt[dom${domid}]: ${m}\n`),
   });
@@ -140,6 +153,7 @@ export interface XenTrackOptions {
   disk: string[];
   logDirtyMs: number;
   unpause?: boolean;
+  record?: string;
 }
 
 /** The tracking process: serve and track an existing (paused) domain until it is gone. */
@@ -148,8 +162,13 @@ export function xenTrack(domain: string, opts: XenTrackOptions): Promise<XenCrea
     dom0().close();
     const domid = await domainId(domain);
     const disks = opts.disk.map(parseDiskSpec);
-    return foreground(domid, disks, opts.logDirtyMs, opts.unpause === true, (id, socket) =>
-      process.stderr.write(`leanckpt: tracking domain ${id}, control socket ${socket}\n`),
+    return foreground(
+      domid,
+      disks,
+      opts.logDirtyMs,
+      opts.unpause === true,
+      (id, socket) => process.stderr.write(`leanckpt: tracking domain ${id}, control socket ${socket}\n`),
+      opts.record,
     );
   });
 }
@@ -258,4 +277,23 @@ export function printStatus(r: XenStatusResult): string {
     ),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** Offline tools (any machine): the stream an image rebuilds to, and the oracle / capture ratio. */
+export async function xenRebuild(image: string, out: string, disk: string[]): Promise<RebuildResult> {
+  return rebuildToFile(image, out, diskMap(disk));
+}
+
+export async function xenOracle(source: string, disk: string[]): Promise<OracleReport> {
+  return oracle(source, diskMap(disk));
+}
+
+function diskMap(disk: string[]): Record<string, string> {
+  const disks: Record<string, string> = {};
+  try {
+    for (const d of disk.map(parseDiskSpec)) disks[d.vdev] = resolve(d.path);
+  } catch (err) {
+    throw new ExitError(err instanceof Error ? err.message : String(err), EXIT.usage);
+  }
+  return disks;
 }

@@ -9,6 +9,7 @@ import { FileDisk } from '../blkif/file-disk.ts';
 import { vdevNumber } from '../blkif/vdev.ts';
 import { serveControl } from './control.ts';
 import type { DomainHost } from './host.ts';
+import { TraceRecorder } from './recorder.ts';
 import { TrackingSession, type SessionDisk } from './session.ts';
 
 export interface DiskSpec {
@@ -23,6 +24,8 @@ export interface TrackOptions {
   readonly unpause: boolean;
   readonly hasher: Hasher64;
   readonly log: (message: string) => void;
+  /** Record the whole event stream, from before the domain runs, into this trace. */
+  readonly record?: string;
   /** How often to check that the domain still exists, ms. */
   readonly watchMs?: number;
 }
@@ -62,6 +65,7 @@ export async function startTracking(host: DomainHost, opts: TrackOptions): Promi
   });
   let finish: (why: 'stopped' | 'domain gone') => void = () => {};
   const ended = new Promise<'stopped' | 'domain gone'>((resolve) => (finish = resolve));
+  const recorder = opts.record ? await TraceRecorder.start(session, opts.record) : undefined;
   const server = await serveControl(session, opts.socket, () => finish('stopped'));
   const watch = setInterval(() => {
     if (!host.alive()) finish('domain gone');
@@ -69,6 +73,10 @@ export async function startTracking(host: DomainHost, opts: TrackOptions): Promi
   if (opts.unpause) host.unpause();
   const done = ended.then(async (why) => {
     clearInterval(watch);
+    if (recorder) {
+      const r = await recorder.stop();
+      opts.log(`recorded ${r.events} events into ${r.path}`);
+    }
     await session.release();
     server.close();
     rmSync(opts.socket, { force: true });

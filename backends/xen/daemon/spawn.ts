@@ -17,6 +17,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 export interface SpawnOptions {
   readonly logDirtyMs: number;
   readonly unpause: boolean;
+  /** Record the whole event stream into this trace (absolute path). */
+  readonly record?: string;
   /** How long to wait for the control socket, ms. */
   readonly timeoutMs?: number;
 }
@@ -48,6 +50,7 @@ export async function spawnTracker(
     '--log-dirty-ms',
     String(opts.logDirtyMs),
     ...(opts.unpause ? ['--unpause'] : []),
+    ...(opts.record ? ['--record', opts.record] : []),
   ];
   const child = spawn(process.execPath, args, { cwd: ROOT, detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
