@@ -40,9 +40,36 @@ export class RealMemory implements GuestMemory {
       (pfn % CHUNK_PAGES) * PAGE_SIZE,
     );
   }
+}
 
-  equals(other: RealMemory): boolean {
-    return this.chunks.every((c, i) => c.equals(other.chunks[i]!));
+/** A restore target that compares each page written with the guest's, and counts them. */
+export class ComparingMemory implements GuestMemory {
+  readonly pageCount: number;
+  private readonly seen: Uint8Array;
+  mismatches = 0;
+
+  constructor(private readonly guest: RealMemory) {
+    this.pageCount = guest.pageCount;
+    this.seen = new Uint8Array(guest.pageCount);
+  }
+
+  readPage(pfn: number, dst: Uint8Array): void {
+    this.guest.readPage(pfn, dst);
+  }
+
+  writePage(pfn: number, src: Uint8Array): void {
+    const off = (pfn % CHUNK_PAGES) * PAGE_SIZE;
+    const chunk = this.guest.chunks[Math.floor(pfn / CHUNK_PAGES)]!;
+    if (this.seen[pfn] || chunk.compare(src, 0, PAGE_SIZE, off, off + PAGE_SIZE) !== 0) this.mismatches++;
+    this.seen[pfn] = 1;
+  }
+
+  /** Throws unless every page arrived once with the guest's content. */
+  check(what: string): void {
+    const missing = this.seen.length - this.seen.reduce((n, s) => n + s, 0);
+    if (this.mismatches > 0 || missing > 0) {
+      throw new Error(`${what} restore: ${this.mismatches} page(s) wrong or repeated, ${missing} missing`);
+    }
   }
 }
 
