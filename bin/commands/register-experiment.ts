@@ -36,7 +36,7 @@ export function registerExperimentCommands(program: Command): void {
     )
     .option(
       '--quick',
-      'small guests (32 MiB, 8 GiB disk, 30k events, 3 checkpoints): every case in well under a minute',
+      'small guests (32 MiB, 8 GiB disk, 20k events, 2 checkpoints): a smoke run of about a minute',
     )
     .option('--seeds <n|list>', 'seeds: a count (1..n) or a list like 1,7,42; with several, mean ±sd', '1')
     .option('--mem <size>', 'guest memory (default 1G, 32M with --quick)', byteSize('--mem'))
@@ -47,7 +47,7 @@ export function registerExperimentCommands(program: Command): void {
     .option('--jobs <n>', 'worker threads running cases in parallel', positiveInt('--jobs'), 1)
     .option(
       '--checkpoints <n>',
-      'periodic checkpoints per run (default 4, 3 with --quick)',
+      'periodic checkpoints per run (default 4, 2 with --quick)',
       positiveInt('--checkpoints'),
     )
     .option(

@@ -21,7 +21,7 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 
 const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white' } as const;
 
-/** Stored-data reduction of p2b+zero per workload, a bar per guest kind; ticks mark p2b alone. */
+/** Stored-data reduction per workload, a bar per guest kind, one panel per scheme. */
 export function reductionChart(summaries: readonly CaseSummary[]): TopLevelSpec {
   const values = summaries.flatMap((s) =>
     (['p2b', 'p2b+zero', 'oracle+zero'] as const).map((scheme) => ({
@@ -37,7 +37,7 @@ export function reductionChart(summaries: readonly CaseSummary[]): TopLevelSpec 
     data: { values },
     facet: { column: { field: 'scheme', title: null, sort: ['p2b', 'p2b+zero', 'oracle+zero'] } },
     spec: {
-      width: 260,
+      width: 340,
       height: 200,
       mark: 'bar',
       encoding: {
