@@ -68,20 +68,25 @@ guest_console() { echo "$LAB_RESULTS/console/guest-$1.log"; }
 guest_lines() { if [ -f "$(guest_console "$1")" ]; then wc -l <"$(guest_console "$1")"; else echo 0; fi; }
 
 # guest_wait NAME REGEX TIMEOUT [AFTER_LINE]: waits until the console shows REGEX after line
-# AFTER_LINE; prints the matching line. Fails on timeout or when the guest reports an error.
+# AFTER_LINE; prints the matching line. Fails on timeout or when the guest reports an error. NUL bytes
+# in console logs are dropped first (they would cut lines); one child process per poll.
 guest_wait() {
-  local name=$1 re=$2 timeout=$3 after=${4:-0} end line
+  local name=$1 re=$2 timeout=$3 after=${4:-0} end line file lines
+  file=$(guest_console "$name")
   end=$((SECONDS + timeout))
   while [ $SECONDS -lt "$end" ]; do
-    # Console logs can hold NUL bytes: strip them, or grep calls the log binary and prints nothing.
-    line=$(tail -n +"$((after + 1))" "$(guest_console "$name")" 2>/dev/null | tr -d '\r\000' | grep -a -E -m 1 "$re")
-    if [ -n "$line" ]; then
-      echo "$line"
-      return 0
-    fi
-    if tail -n +"$((after + 1))" "$(guest_console "$name")" 2>/dev/null | grep -a -q -E '^GUEST error|Kernel panic'; then
-      lab_log "guest $name reported an error"
-      return 1
+    if [ -f "$file" ]; then
+      mapfile -t -s "$after" lines < <(tr -d '\r\000' <"$file")
+      for line in "${lines[@]}"; do
+        if [[ $line =~ $re ]]; then
+          echo "$line"
+          return 0
+        fi
+        if [[ $line =~ ^GUEST\ error|Kernel\ panic ]]; then
+          lab_log "guest $name: $line"
+          return 1
+        fi
+      done
     fi
     sleep 2
   done
