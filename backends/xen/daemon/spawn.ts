@@ -57,7 +57,8 @@ export async function spawnTracker(
   let exited: number | null | undefined;
   child.on('exit', (code) => (exited = code));
   child.unref();
-  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+  // Generous: a loaded or emulated dom0 can take a minute to start node and compile the project.
+  const deadline = Date.now() + (opts.timeoutMs ?? 300_000);
   for (;;) {
     try {
       const c = await ControlClient.connect(socket);
