@@ -4,6 +4,7 @@ import type { CaseSummary, GuestAverage, Stat } from './summary.ts';
 const MiB = 2 ** 20;
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
+const share = (s: Stat): string => `${pct(s.mean)}${s.n > 1 ? ` ±${(s.sd * 100).toFixed(1)}` : ''}`;
 /** "−61.2 %" for a reduction, with "± sd" when several seeds ran. */
 const red = (s: Stat): string =>
   `−${(s.mean * 100).toFixed(1)} %${s.n > 1 ? ` ±${(s.sd * 100).toFixed(1)}` : ''}`;
@@ -47,9 +48,9 @@ export function guestTables(summaries: readonly CaseSummary[]): string {
           red(s.reduction['p2b+zero']),
           red(s.reduction.oracle),
           red(s.reduction['oracle+zero']),
-          pct(s.capture.mean),
-          pct(s.captureBy.epoch.mean),
-          pct(s.captureBy['epoch+revalidate'].mean),
+          share(s.capture),
+          share(s.captureBy.epoch),
+          share(s.captureBy['epoch+revalidate']),
         ]),
       );
       const time = table(
