@@ -58,6 +58,7 @@ export class PageBlockTracker {
 
   /** Applies every event of `batch` in order; calls `onCheckpoint` at each barrier. */
   apply(batch: EventBatch, onCheckpoint: (cut: CheckpointCut) => void = () => {}): void {
+    const pages = this.map.pageCount;
     for (let i = 0; i < batch.length; i++) {
       this.seq++;
       this.stats.events++;
@@ -71,7 +72,10 @@ export class PageBlockTracker {
           this.complete(batch.id[i]!, batch.dir[i] === 1);
           break;
         case Op.MemWrite:
-          for (let k = from; k < to; k++) this.memWrite(this.page(batch.pfn[k]!));
+          for (let k = from; k < to; k++) {
+            const pfn = batch.pfn[k]!;
+            this.memWrite(pfn < pages ? pfn : this.page(pfn));
+          }
           break;
         case Op.Release:
           for (let k = from; k < to; k++) this.release(this.page(batch.pfn[k]!));
@@ -96,9 +100,11 @@ export class PageBlockTracker {
       throw new EventError(`request ${id}: unknown direction ${dir}`);
     }
     let count = b.count[i]!;
-    const pfns: number[] = [];
-    const firsts: number[] = [];
-    const lasts: number[] = [];
+    // Sized up front: growing by push would reallocate each array several times per request.
+    const segs = dir === IoDir.Discard ? 0 : to - from;
+    const pfns = new Array<number>(segs);
+    const firsts = new Array<number>(segs);
+    const lasts = new Array<number>(segs);
     if (dir !== IoDir.Discard) {
       if (to === from)
         throw new EventError(`request ${id}: a ${dir === IoDir.Read ? 'read' : 'write'} with no segments`);
@@ -115,9 +121,9 @@ export class PageBlockTracker {
           );
         }
         count += last - first + 1;
-        pfns.push(b.pfn[k]!);
-        firsts.push(first);
-        lasts.push(last);
+        pfns[k - from] = b.pfn[k]!;
+        firsts[k - from] = first;
+        lasts[k - from] = last;
       }
     }
     const start = this.space.toGlobal(b.disk[i]!, b.sector[i]!, count);
