@@ -10,7 +10,7 @@ import { simulate } from '../sim/index.ts';
 import { GiB, MiB, row, seconds, type BenchOptions, type BenchResult } from './lib/result.ts';
 
 const SIZES = {
-  full: { memBytes: [1 * GiB, 4 * GiB, 16 * GiB], eventsPerGiB: 500_000 },
+  full: { memBytes: [1 * GiB, 4 * GiB, 16 * GiB], eventsPerGiB: 250_000 },
   tiny: { memBytes: [32 * MiB, 48 * MiB, 64 * MiB], eventsPerGiB: 80_000 },
 };
 
