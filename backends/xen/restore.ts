@@ -2,20 +2,22 @@
  * `leanckpt xen restore`: brings a Xen image back as a running domain.
  *  1. verify: every checksum and count of the image, then every referenced sector range (refusing,
  *     with page and sector named, if the disk changed), then each disk's whole-content hash;
- *  2. rebuild the original `xl save` stream byte for byte into a FIFO read by `xl restore -p`;
+ *  2. rebuild the original `xl save` stream byte for byte for `xl restore -p` (a file, or a FIFO);
  *  3. find the new domain (by the name in the saved config), attach the disk backend to it, unpause.
  * Nothing reaches Xen before step 1 has passed; if the rebuild fails midway the new domain is destroyed.
  */
 import { constants } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { RestoreError } from '../../core/errors.ts';
 import type { Hasher64 } from '../../core/hash.ts';
+import type { BlockStore } from '../../core/ports.ts';
 import { diskFileStore, fileSectors, freezeCopy, hashFile, type DiskFile } from './disk-files.ts';
 import type { XenDisk } from './image/format.ts';
 import { XenImageReader } from './image/reader.ts';
-import { rebuildXenStream, verifyXenImage } from './image/rebuild.ts';
+import { rebuildXenStream, verifyXenImage, type RebuildResult } from './image/rebuild.ts';
+import type { StreamTransport } from './save.ts';
 import { XL_HEADER_SIZE } from './stream/format.ts';
 import type { DomainAttacher, RestoredDisk } from './tracked-domain.ts';
 import { makeFifo, runXl, startXl } from './xl-process.ts';
@@ -26,6 +28,8 @@ export interface XenRestoreOptions {
   /** Run the guest on a reflink copy of each disk, so the image stays restorable. */
   readonly cloneDisks?: boolean;
   readonly hasher: Hasher64;
+  /** How the stream reaches `xl restore` (default `file`, see StreamTransport in save.ts). */
+  readonly transport?: StreamTransport;
 }
 
 export interface XenRestoreResult {
@@ -141,44 +145,17 @@ export async function restoreDomain(
   }
   const t1 = performance.now();
 
-  const dir = await mkdtemp(join(tmpdir(), 'leanckpt-restore-'));
-  const fifo = join(dir, 'stream');
   let rebuilt;
   try {
-    await makeFifo(fifo);
-    const xl = startXl(['restore', '-p', '-e', fifo]);
-    const failed = xl.done.then(
-      () => undefined,
-      async (e: unknown) => {
-        // Unblock our open() if xl died before opening its end.
-        await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK)
-          .then((h) => h.close())
-          .catch(() => undefined);
-        return e;
-      },
-    );
-    const out = await open(fifo, 'w');
-    try {
-      rebuilt = await rebuildXenStream(image, blocks, hasher, async (bytes) => {
-        let at = 0;
-        while (at < bytes.length) at += (await out.write(bytes, at, bytes.length - at)).bytesWritten;
-      });
-    } catch (e) {
-      xl.kill();
-      const xlError = await Promise.race([failed, new Promise((r) => setTimeout(r, 2000, undefined))]);
-      // A broken pipe means xl stopped reading: its message is the one to report.
-      throw (e as NodeJS.ErrnoException).code === 'EPIPE' && xlError ? xlError : e;
-    } finally {
-      await out.close();
-    }
-    await xl.done;
+    rebuilt = await (opts.transport === 'fifo'
+      ? restoreThroughFifo(image, blocks, hasher)
+      : restoreThroughFile(image, blocks, hasher));
   } catch (e) {
     // A domain xl created from a stream we could not finish must not run.
     await runXl(['destroy', name]).catch(() => undefined);
     throw e;
   } finally {
     blocks.close();
-    await rm(dir, { recursive: true, force: true });
   }
   const t2 = performance.now();
 
@@ -216,4 +193,71 @@ export async function restoreDomain(
     diskReads: verified.diskReads + rebuilt.diskReads,
     ms: { verify: t1 - t0, restore: t2 - t1, attach: t3 - t2, total: t3 - t0 },
   };
+}
+
+const writeAll = (file: FileHandle) => async (bytes: Uint8Array) => {
+  let at = 0;
+  while (at < bytes.length) at += (await file.write(bytes, at, bytes.length - at)).bytesWritten;
+};
+
+/** Rebuilds the stream into a file beside the image, then `xl restore` reads it (the lab's faster path). */
+async function restoreThroughFile(
+  image: string,
+  blocks: BlockStore,
+  hasher: Hasher64,
+): Promise<RebuildResult> {
+  const path = join(dirname(image), `.${basename(image)}.xlstream-${process.pid}`);
+  try {
+    const file = await open(path, 'wx');
+    let rebuilt: RebuildResult;
+    try {
+      rebuilt = await rebuildXenStream(image, blocks, hasher, writeAll(file));
+    } finally {
+      await file.close();
+    }
+    await runXl(['restore', '-p', '-e', path]);
+    return rebuilt;
+  } finally {
+    await rm(path, { force: true });
+  }
+}
+
+/** Rebuilds the stream into a FIFO that `xl restore` reads while it is produced: nothing on disk. */
+async function restoreThroughFifo(
+  image: string,
+  blocks: BlockStore,
+  hasher: Hasher64,
+): Promise<RebuildResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'leanckpt-restore-'));
+  const fifo = join(dir, 'stream');
+  try {
+    await makeFifo(fifo);
+    const xl = startXl(['restore', '-p', '-e', fifo]);
+    const failed = xl.done.then(
+      () => undefined,
+      async (e: unknown) => {
+        // Unblock our open() if xl died before opening its end.
+        await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK)
+          .then((h) => h.close())
+          .catch(() => undefined);
+        return e;
+      },
+    );
+    const out = await open(fifo, 'w');
+    let rebuilt: RebuildResult;
+    try {
+      rebuilt = await rebuildXenStream(image, blocks, hasher, writeAll(out));
+    } catch (e) {
+      xl.kill();
+      const xlError = await Promise.race([failed, new Promise((r) => setTimeout(r, 2000, undefined))]);
+      // A broken pipe means xl stopped reading: its message is the one to report.
+      throw (e as NodeJS.ErrnoException).code === 'EPIPE' && xlError ? xlError : e;
+    } finally {
+      await out.close();
+    }
+    await xl.done;
+    return rebuilt;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -108,14 +108,16 @@ const exists = (p: string): Promise<boolean> =>
     () => false,
   );
 
-describe('xen save and restore through xl and a FIFO', () => {
+describe.each(['file', 'fifo'] as const)('xen save and restore through xl and a %s', (transport) => {
   it('saves (domain destroyed), restores the identical stream, attaches and unpauses', async () => {
     const d = domain();
     const image = tmp.path('guest.lcxen');
-    const saved = await saveDomain(d, image, { keepRunning: false, hasher });
+    const saved = await saveDomain(d, image, { keepRunning: false, hasher, transport });
     expect(d.calls).toEqual(['quiesce', 'release']);
     const log = await xlLog();
-    expect(log[0]).toMatch(/^save -p 7 \/.*\/stream$/);
+    expect(log[0]).toMatch(
+      transport === 'fifo' ? /^save -p 7 \/.*\/stream$/ : /^save -p 7 \/.*\/\.guest\.lcxen\.xlstream-\d+$/,
+    );
     expect(log[1]).toBe('destroy 7');
     expect(saved.streamBytes).toBe(stream.length);
     expect(saved.pages).toMatchObject({ inStream: 600, zero: 100, mapped: 300, kept: 200, demoted: 100 });
@@ -124,13 +126,13 @@ describe('xen save and restore through xl and a FIFO', () => {
     expect(saved.disks[0]).toMatchObject({ id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw') });
 
     const attacher = new FakeAttacher();
-    const restored = await restoreDomain(image, attacher, { hasher });
+    const restored = await restoreDomain(image, attacher, { hasher, transport });
     expect(Buffer.compare(await readFile(join(xlDir, 'restored')), stream)).toBe(0);
     expect(restored).toMatchObject({ domid: 20, name: 'fixture-pv', guest: 'pv', pagesMapped: 300 });
     expect(attacher.attached).toEqual([[20, [{ id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw') }]]]);
     expect((await xlLog()).slice(2)).toEqual([
       'domid fixture-pv',
-      expect.stringMatching(/^restore -p -e \/.*\/stream$/),
+      expect.stringMatching(/^restore -p -e \/.*(\/stream|\.xlstream-\d+)$/),
       'domid fixture-pv',
       'unpause 20',
     ]);
@@ -139,20 +141,20 @@ describe('xen save and restore through xl and a FIFO', () => {
   it('with --keep-running freezes a copy of the disk, resumes the backend and unpauses', async () => {
     const d = domain();
     const image = tmp.path('live.lcxen');
-    const saved = await saveDomain(d, image, { keepRunning: true, hasher });
+    const saved = await saveDomain(d, image, { keepRunning: true, hasher, transport });
     expect(d.calls).toEqual(['quiesce', 'resume']);
     expect((await xlLog())[1]).toBe('unpause 7');
     const copy = frozenDiskPath(image, 'xvda');
     expect(saved.disks[0]!.path).toBe(copy);
     // The guest goes on writing its disk; the image still restores from the frozen copy.
     await writeFile(tmp.path('xvda.raw'), new Uint8Array(2048 * 512));
-    await restoreDomain(image, new FakeAttacher(), { hasher });
+    await restoreDomain(image, new FakeAttacher(), { hasher, transport });
     expect(Buffer.compare(await readFile(join(xlDir, 'restored')), stream)).toBe(0);
   });
 
   it('refuses a disk changed after the save, naming page and sector, before xl runs', async () => {
     const image = tmp.path('guest.lcxen');
-    await saveDomain(domain(), image, { keepRunning: false, hasher });
+    await saveDomain(domain(), image, { keepRunning: false, hasher, transport });
     const where = g.map.get(1)!;
     const bytes = Uint8Array.from(g.disks.bytes.get(DISK_ID)!);
     bytes[where.sector * 512 + 100] = bytes[where.sector * 512 + 100]! ^ 0xff;
@@ -178,7 +180,9 @@ describe('xen save and restore through xl and a FIFO', () => {
       process.env['FAKE_XL_FAIL'] = mode;
       const d = domain();
       const image = tmp.path(`${mode}.lcxen`);
-      const err = await saveDomain(d, image, { keepRunning: true, hasher }).catch((e: unknown) => e);
+      const err = await saveDomain(d, image, { keepRunning: true, hasher, transport }).catch(
+        (e: unknown) => e,
+      );
       expect((err as Error).message).toMatch(
         mode === 'save-early'
           ? /xl save failed \(exit 1\): libxl: error: Domain 7 does not exist/
@@ -191,15 +195,35 @@ describe('xen save and restore through xl and a FIFO', () => {
     }
   });
 
+  it('reports a stream leanckpt cannot parse, and puts the guest back as it was', async () => {
+    const bad = Uint8Array.from(stream);
+    const cfgLen = new DataView(bad.buffer).getUint32(44, true);
+    // The first libxc record (after xl header, config, libxl header and record, libxc headers).
+    new DataView(bad.buffer).setUint32(48 + cfgLen + 16 + 8 + 40, 0x44, true);
+    await writeFile(join(xlDir, 'stream'), bad);
+    const d = domain();
+    const image = tmp.path('bad.lcxen');
+    const err = await saveDomain(d, image, { keepRunning: false, hasher, transport }).catch(
+      (e: unknown) => e,
+    );
+    expect((err as Error).message).toMatch(/^Unknown mandatory libxc record type UNKNOWN\(0x00000044\)/);
+    expect(await exists(image)).toBe(false);
+    expect(d.calls).toEqual(['quiesce', 'resume']);
+    // Into a file xl completes its save and leaves the domain paused; into a FIFO it fails and resumes it.
+    expect((await xlLog()).includes('unpause 7')).toBe(transport === 'file');
+  });
+
   it('says which command is missing when there is no xl', async () => {
     // Only mkfifo on PATH: no xl.
     const only = tmp.path('only-mkfifo');
     await mkdir(only);
     await symlink(execFileSync('sh', ['-c', 'command -v mkfifo']).toString().trim(), join(only, 'mkfifo'));
     process.env['PATH'] = only;
-    const err = await saveDomain(domain(), tmp.path('x.lcxen'), { keepRunning: false, hasher }).catch(
-      (e: unknown) => e,
-    );
+    const err = await saveDomain(domain(), tmp.path('x.lcxen'), {
+      keepRunning: false,
+      hasher,
+      transport,
+    }).catch((e: unknown) => e);
     process.env['PATH'] = `${join(xlDir, 'bin')}:${savedPath}`;
     expect(err).toBeInstanceOf(XenUnavailableError);
     expect((err as Error).message).toBe(
