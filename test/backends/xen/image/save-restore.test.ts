@@ -123,6 +123,8 @@ describe.each(['file', 'fifo'] as const)('xen save and restore through xl and a 
     expect(saved.pages).toMatchObject({ inStream: 600, zero: 100, mapped: 300, kept: 200, demoted: 100 });
     expect(saved.imageBytes).toBe((await readFile(image)).length);
     expect(saved.reduction).toBeGreaterThan(0.6);
+    expect(saved.ms.xl).toBeGreaterThan(0);
+    expect(saved.ms.xl).toBeLessThanOrEqual(saved.ms.save);
     expect(saved.disks[0]).toMatchObject({ id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw') });
 
     const attacher = new FakeAttacher();
