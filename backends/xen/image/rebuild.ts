@@ -45,8 +45,8 @@ const mismatch = (
 /** The identity a block store gives a disk whose whole content hashes to `hash`. */
 export const contentIdentity = (hash: bigint): string => `xxh64:${hash.toString(16).padStart(16, '0')}`;
 
-/** Checks each DISK of the image against the block store: same id, size and content hash. */
-export function checkDisks(reader: XenImageReader, blocks: BlockStore): void {
+/** Each DISK of the image must be in the block store with the same size (checked before any read). */
+function checkDiskSizes(reader: XenImageReader, blocks: BlockStore): void {
   for (const d of reader.disks) {
     const have = blocks.disks.find((b) => b.id === d.id);
     if (!have)
@@ -58,6 +58,13 @@ export function checkDisks(reader: XenImageReader, blocks: BlockStore): void {
         d.id,
       );
     }
+  }
+}
+
+/** Each disk's identity in the block store must be the content hash the image recorded. */
+function checkDiskContent(reader: XenImageReader, blocks: BlockStore): void {
+  for (const d of reader.disks) {
+    const have = blocks.disks.find((b) => b.id === d.id)!;
     const expected = contentIdentity(reader.diskHashes.get(d.id)!);
     if (have.uuid !== expected) {
       throw new RestoreError(
@@ -70,8 +77,9 @@ export function checkDisks(reader: XenImageReader, blocks: BlockStore): void {
 }
 
 /**
- * Reads the whole image (every checksum, order and count), then every referenced sector range in
- * (disk, sector) order with coalesced reads; throws at the first page whose sectors changed.
+ * Reads the whole image (every checksum, order and count), checks the disks' sizes, then reads every
+ * referenced sector range in (disk, sector) order with coalesced reads; throws at the first page whose
+ * sectors changed.
  * `checkIdentity` then compares each disk's whole-content hash (block store identity `xxh64:<hex>`).
  */
 export async function verifyXenImage(
@@ -84,11 +92,7 @@ export async function verifyXenImage(
   const maps: MapEntries[] = [];
   for await (const item of reader.items()) if (item.kind === 'map') maps.push(item.entries);
   const end = reader.end!;
-  for (const d of reader.disks) {
-    if (!blocks.disks.some((b) => b.id === d.id)) {
-      throw new RestoreError(`disk ${d.id} (${d.vdev}, saved from ${d.path}) was not given`, undefined, d.id);
-    }
-  }
+  checkDiskSizes(reader, blocks);
   const total = maps.reduce((n, m) => n + m.count, 0);
   const pfn = new Uint32Array(total);
   const disk = new Uint32Array(total);
@@ -113,7 +117,7 @@ export async function verifyXenImage(
     runs.add(i, disk[i]!, sector[i]!, hash[i]!);
   }
   await runs.flush();
-  if (checkIdentity) checkDisks(reader, blocks);
+  if (checkIdentity) checkDiskContent(reader, blocks);
   return { disks: reader.disks, end, pagesMapped: total, diskReads: runs.reads, imageBytes: reader.size };
 }
 

@@ -143,6 +143,10 @@ describe('Xen image: a changed disk is refused, naming page and sector', () => {
     await expect(verifyXenImage(path, changed, hasher)).rejects.toThrow(
       /^disk 51712 \(xvd51712\): its content is not the one the image was saved with \(xxh64:[0-9a-f]{16}, expected xxh64:[0-9a-f]{16}\)$/,
     );
+    const small = MemoryDisks.of([{ id: other.diskId, bytes: bytes.subarray(0, 512 * 1024) }], hasher);
+    await expect(verifyXenImage(path, small, hasher)).rejects.toThrow(
+      /^disk 51712 \(xvd51712\): 1024 sectors given, the image was saved with 2048$/,
+    );
     const none = buildGuest(fixed, hasher, 51728);
     await expect(verifyXenImage(path, none.disks, hasher)).rejects.toThrow(
       /disk 51712 \(xvd51712, saved from .*\) was not given/,
