@@ -14,14 +14,9 @@ import { spawnTracker, type Spawned } from '../../backends/xen/daemon/spawn.ts';
 import { NoSuchDomainError } from '../../backends/xen/daemon/xen-host.ts';
 import { XenUnavailableError } from '../../backends/xen/ffi/load.ts';
 import { XenCtrl, type DomainInfo } from '../../backends/xen/ffi/xenctrl.ts';
-import {
-  oracle,
-  rebuildToFile,
-  type OracleReport,
-  type RebuildResult,
-} from '../../backends/xen/commands/tools.ts';
-import { restoreDomain, type XenRestoreResult } from '../../backends/xen/restore.ts';
-import { saveDomain, type XenSaveResult } from '../../backends/xen/save.ts';
+import type { OracleReport, RebuildResult } from '../../backends/xen/commands/tools.ts';
+import type { XenRestoreResult } from '../../backends/xen/restore.ts';
+import type { XenSaveResult } from '../../backends/xen/save.ts';
 import { runXl, XlError } from '../../backends/xen/xl-process.ts';
 import type { WriteResult } from '../../core/trace/writer.ts';
 import { EXIT, ExitError } from '../exit-codes.ts';
@@ -184,6 +179,8 @@ export function xenSave(
     (await control(domid)).close();
     const c = await xenContainer({ logDirtyMs: 1000 });
     const tracked = await c.get(XEN_TOKENS.Tracked)(domid);
+    // Loaded only here: the tracking process (slow to start in an emulated dom0) never needs them.
+    const { saveDomain } = await import('../../backends/xen/save.ts');
     try {
       return await saveDomain(tracked, image, {
         keepRunning: opts.keepRunning === true,
@@ -204,6 +201,7 @@ export function xenRestore(
     const disks: Record<string, string> = {};
     for (const d of opts.disk.map(parseDiskSpec)) disks[d.vdev] = resolve(d.path);
     const c = await xenContainer({ logDirtyMs: opts.logDirtyMs });
+    const { restoreDomain } = await import('../../backends/xen/restore.ts');
     return restoreDomain(image, c.get(XEN_TOKENS.Attacher), { disks, hasher: c.get(TOKENS.Hasher) });
   });
 }
@@ -281,10 +279,12 @@ export function printStatus(r: XenStatusResult): string {
 
 /** Offline tools (any machine): the stream an image rebuilds to, and the oracle / capture ratio. */
 export async function xenRebuild(image: string, out: string, disk: string[]): Promise<RebuildResult> {
+  const { rebuildToFile } = await import('../../backends/xen/commands/tools.ts');
   return rebuildToFile(image, out, diskMap(disk));
 }
 
 export async function xenOracle(source: string, disk: string[]): Promise<OracleReport> {
+  const { oracle } = await import('../../backends/xen/commands/tools.ts');
   return oracle(source, diskMap(disk));
 }
 
