@@ -78,10 +78,8 @@ describe('leanckpt experiment paper', () => {
   it('rejects bad options with exit code 2 and a clear message', () => {
     const cases: [string[], RegExp][] = [
       [['--guests', 'pv-bsd'], /unknown guest "pv-bsd"/],
-      [['--workloads', 'nope'], /unknown workload "nope"/],
       [['--seeds', '0'], /--seeds must be/],
       [['--write-bw', '-3'], /--write-bw must be a positive number/],
-      [['--cost-profile', 'tape'], /--cost-profile/],
       [['--from', join(dir, 'missing.json')], /cannot read/],
     ];
     for (const [args, message] of cases) {
