@@ -32,10 +32,17 @@ config() {
   } >"$LAB_WORK/$name.cfg"
 }
 
-lck_create() { xl destroy "$1" >/dev/null 2>&1; lck xen create "$LAB_WORK/$1.cfg" --disk "xvda=$2" --daemon --json >"$3"; }
+lck_create() {
+  xl destroy "$1" >/dev/null 2>&1
+  timeout 1200 node "$LAB_PROJECT/node_modules/tsx/dist/cli.mjs" "$LAB_PROJECT/bin/leanckpt.ts" xen create \
+    "$LAB_WORK/$1.cfg" --disk "xvda=$2" --daemon --record "$LAB_RESULTS/$1-life.lctrace" --json >"$3" 2>"$3.err"
+}
 lck_save() { lck xen save "$1" "$2" --json >"$3"; }
 lck_restore() { xl destroy "$1" >/dev/null 2>&1; lck xen restore "$2" --json >"$3"; }
-dump_logs() { cat "$LEANCKPT_RUN_DIR"/*.log 2>/dev/null | tail -n 20 | sed 's/^/LOG daemon: /'; }
+dump_logs() {
+  cat "$LEANCKPT_RUN_DIR"/*.log 2>/dev/null | tail -n 20 | sed 's/^/LOG daemon: /'
+  cp "$LEANCKPT_RUN_DIR"/*.log "$LAB_RESULTS/" 2>/dev/null
+}
 
 # save_restore KIND NAME N: one leanckpt save/restore cycle and the guest's integrity report.
 save_restore() {
@@ -47,6 +54,21 @@ save_restore() {
   lab_result "$kind.save$n.pages" "$(json "$out-save.json" 'JSON.stringify(r.pages)')"
   lab_result "$kind.save$n.map_size" "$(json "$out-save.json" r.mapSize)"
   lab_result "$kind.save$n.seconds" "$(json "$out-save.json" '(r.ms.total/1000).toFixed(2)')"
+  if [ "$n" = 1 ]; then
+    # Before the restore changes the disk: the rebuilt stream must pass Xen's checker, and the oracle
+    # (every stream page equal to some disk range) gives the capture ratio.
+    if lab_step "$kind.rebuild" lck xen rebuild "$img" "$LAB_WORK/rebuilt.xl" --json >"$out-rebuild.json" &&
+      lab_step "$kind.verify_rebuilt" verify_stream "$LAB_WORK/rebuilt.xl" "$LAB_RESULTS/verify-rebuilt-$kind.log"; then
+      lab_check "$kind.verify_rebuilt" ok "$(grep -c -i record "$LAB_RESULTS/verify-rebuilt-$kind.log") record lines"
+    else
+      lab_check "$kind.verify_rebuilt" fail "see verify-rebuilt-$kind.log"
+    fi
+    rm -f "$LAB_WORK/rebuilt.xl"
+    if lab_step "$kind.oracle" timeout 1200 lck xen oracle "$img" --json >"$out-oracle.json"; then
+      lab_result "$kind.oracle_matched" "$(json "$out-oracle.json" r.matchedOrdinary)"
+      lab_result "$kind.capture" "$(json "$out-oracle.json" 'r.capture.toFixed(4)')"
+    fi
+  fi
   mark=$(guest_lines "$name")
   lab_step "$kind.restore$n" lck_restore "$name" "$img" "$out-restore.json" || { dump_logs; return 1; }
   lab_result "$kind.restore$n.seconds" "$(json "$out-restore.json" '(r.ms.total/1000).toFixed(2)')"
@@ -57,9 +79,12 @@ save_restore() {
 
 cycle() {
   local kind=$1 name=lck-$1 disk=$LAB_WORK/$1.img t0 line
+  # Node compiles the project on first use (slow under TCG); time it apart from the Xen steps.
+  lab_step "$kind.node_warmup" timeout 900 lck xen status 0 --json >"$LAB_RESULTS/dom0-status.json" 2>&1
+  lab_step "$kind.node_warmup2" timeout 900 lck xen status 0 --json >"$LAB_RESULTS/dom0-status.json" 2>&1
   cp "$LAB_GUEST/disk-4k.img" "$disk"
   config "$name" "$kind"
-  lab_try "$kind.create" lck_create "$name" "$disk" "$LAB_RESULTS/$kind-create.json" || { dump_logs; return 1; }
+  lab_step "$kind.create" lck_create "$name" "$disk" "$LAB_RESULTS/$kind-create.json" || { dump_logs; return 1; }
   lab_step "$kind.warmup" guest_wait "$name" '^GUEST iter 3 ' 600 >/dev/null || { dump_logs; return 1; }
   line=$(guest_last "$name" '^GUEST iter ')
   lab_result "$kind.page_cache_kib" "$(sed -n 's/.*cached_kb=\([0-9]*\).*/\1/p' <<<"$line")"
