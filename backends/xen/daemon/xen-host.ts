@@ -37,20 +37,44 @@ export function openXenHost(domid: number): DomainHost {
   const table: GrantTable = { version, bytes: tableMap.bytes };
 
   let frames: FrameTranslator = identityFrames(pageCount);
-  let p2m: PvP2m | undefined;
+  // PV: the guest's p2m is only there once its kernel has set it up (not in a domain `xl create -p`
+  // has just built), so it is mapped on first use and retried at most once a second.
+  let live: PvP2m | undefined;
+  let lastTry = 0;
+  const p2m = (): PvP2m | undefined => {
+    if (live || Date.now() - lastTry < 1000) return live;
+    lastTry = Date.now();
+    try {
+      live = new PvP2m(xc, domid);
+    } catch {
+      live = undefined;
+    }
+    return live;
+  };
+  const frameOf = (pfn: number): bigint | undefined =>
+    info.kind === 'pv' ? p2m()?.lookup(pfn) : BigInt(pfn);
   if (info.kind === 'pv') {
     const m2p = mapM2p(xc);
-    const live = new PvP2m(xc, domid);
-    p2m = live;
-    const checked = pvFrames(m2p.lookup, (pfn) => live.lookup(pfn), pageCount);
+    const checked = pvFrames(m2p.lookup, (pfn) => live?.lookup(pfn), pageCount);
     let refreshed = 0;
     frames = {
       pfnOf(mfn) {
+        if (!p2m()) {
+          // No p2m yet (early boot): the M2P alone. Grant copy only works on frames the guest owns,
+          // and the save checks every left-out page's bytes, so a wrong entry costs space, not data.
+          const pfn = m2p.lookup(mfn);
+          return pfn !== undefined && pfn < BigInt(pageCount) ? Number(pfn) : undefined;
+        }
         const pfn = checked.pfnOf(mfn);
         // The guest may have rearranged its p2m (ballooning): look again, at most once a second.
         if (pfn !== undefined || Date.now() - refreshed < 1000) return pfn;
         refreshed = Date.now();
-        live.refresh();
+        try {
+          live?.refresh();
+        } catch {
+          live = undefined;
+          return undefined;
+        }
         return checked.pfnOf(mfn);
       },
     };
@@ -111,7 +135,7 @@ export function openXenHost(domid: number): DomainHost {
     frames,
     logDirty,
     readPage(pfn, dst) {
-      const frame = p2m ? p2m.lookup(pfn) : BigInt(pfn);
+      const frame = frameOf(pfn);
       if (frame === undefined) return false;
       try {
         const m = fm.map(domid, [frame]);
@@ -128,7 +152,7 @@ export function openXenHost(domid: number): DomainHost {
         const frames: bigint[] = [];
         const which: number[] = [];
         for (const pfn of batch) {
-          const frame = p2m ? p2m.lookup(pfn) : BigInt(pfn);
+          const frame = frameOf(pfn);
           if (frame === undefined) continue;
           frames.push(frame);
           which.push(pfn);
@@ -150,7 +174,7 @@ export function openXenHost(domid: number): DomainHost {
       return now !== undefined && !now.dying;
     },
     close() {
-      p2m?.close();
+      live?.close();
       tableMap.unmap();
       if (bitmap) xc.freeBitmap(bitmap);
       xs.close();
