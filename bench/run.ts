@@ -17,6 +17,7 @@ interface Opts {
   only?: string;
   scale: BenchScale;
   save: boolean;
+  cold: boolean;
   json?: boolean;
   inProcess?: boolean;
   child?: string;
@@ -33,6 +34,7 @@ const program = new Command('bench')
       .default('full'),
   )
   .option('--no-save', 'do not write bench/results/*.json')
+  .option('--no-cold', 'restore from a warm page cache (by default it is dropped first, if root)')
   .option('--json', 'print the results as JSON instead of a table')
   .option('--in-process', 'run every benchmark in this process (memory numbers are then less exact)')
   .addOption(new Option('--child <module>').hideHelp())
@@ -50,14 +52,15 @@ Examples:
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
-async function runModule(name: string, scale: BenchScale, scratch: string): Promise<BenchResult[]> {
+async function runModule(name: string, o: Opts, scratch: string): Promise<BenchResult[]> {
   const run = await MODULES[name]!();
-  return run({ scale, scratch, log });
+  return run({ scale: o.scale, scratch, log, coldCache: o.cold });
 }
 
-function runChild(name: string, scale: BenchScale, scratch: string): BenchResult[] {
+function runChild(name: string, o: Opts, scratch: string): BenchResult[] {
   const out = join(scratch, `${name}.result.json`);
-  const args = ['--expose-gc', '--import', 'tsx', import.meta.filename, '--child', name, '--scale', scale];
+  const args = ['--expose-gc', '--import', 'tsx', import.meta.filename, '--child', name, '--scale', o.scale];
+  if (!o.cold) args.push('--no-cold');
   const r = spawnSync(process.execPath, [...args, '--scratch', scratch, '--out', out], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -67,7 +70,7 @@ function runChild(name: string, scale: BenchScale, scratch: string): BenchResult
 
 async function main(o: Opts): Promise<void> {
   if (o.child) {
-    writeFileSync(o.out!, JSON.stringify(await runModule(o.child, o.scale, o.scratch!)));
+    writeFileSync(o.out!, JSON.stringify(await runModule(o.child, o, o.scratch!)));
     return;
   }
   const wanted = o.only ? o.only.split(',').map((s) => s.trim()) : Object.keys(BENCHMARKS);
@@ -76,7 +79,7 @@ async function main(o: Opts): Promise<void> {
   const results: BenchResult[] = [];
   try {
     for (const m of modules) {
-      const got = o.inProcess ? await runModule(m, o.scale, scratch) : runChild(m, o.scale, scratch);
+      const got = o.inProcess ? await runModule(m, o, scratch) : runChild(m, o, scratch);
       results.push(...got.filter((r) => wanted.includes(r.name)));
     }
   } finally {

@@ -34,6 +34,8 @@ export interface BenchOptions {
   /** Where scratch files go (images, disk files); removed afterwards. */
   readonly scratch: string;
   readonly log: (line: string) => void;
+  /** Drop the page cache before each restore when permitted (`npm run bench` does, tests do not). */
+  readonly coldCache?: boolean;
 }
 
 export const GiB = 2 ** 30;
