@@ -94,6 +94,9 @@ guest_wait() {
   return 1
 }
 
+# guest_warm NAME: waits (up to 10 min) until the guest has cached its files and run 3 iterations.
+guest_warm() { guest_wait "$1" '^GUEST iter 3 ' 600 >/dev/null; }
+
 # guest_last NAME REGEX: the last console line matching REGEX.
 guest_last() { tr -d '\r\000' <"$(guest_console "$1")" | grep -a -E "$2" | tail -n 1; }
 
