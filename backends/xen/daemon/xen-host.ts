@@ -25,7 +25,9 @@ export function openXenHost(domid: number): DomainHost {
   const xc = XenCtrl.open();
   const info = xc.domain(domid);
   if (!info || info.dying) throw new NoSuchDomainError(`no domain ${domid}`);
-  const pageCount = xc.gpfns(domid);
+  // A PV guest's max gpfn comes from its shared info, which its kernel fills in while booting: a domain
+  // `xl create -p` has just built reports next to nothing. Its memory limit bounds its PFNs already.
+  const pageCount = Math.max(xc.gpfns(domid), info.maxPages);
   const fm = ForeignMemory.open();
   const gnt = GntTab.open();
   const evt = EvtChn.open();
