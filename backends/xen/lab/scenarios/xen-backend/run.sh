@@ -13,7 +13,8 @@ done
 lab_result guest_mem_mib "$mem"
 lab_result guest_workload "$workload"
 export LEANCKPT_RUN_DIR=$LAB_WORK/run
-lck() { node "$LAB_PROJECT/node_modules/tsx/dist/cli.mjs" "$LAB_PROJECT/bin/leanckpt.ts" "$@"; }
+LCK=(node "$LAB_PROJECT/node_modules/tsx/dist/cli.mjs" "$LAB_PROJECT/bin/leanckpt.ts")
+lck() { "${LCK[@]}" "$@"; }
 # json FILE EXPR: a field of a JSON result (node is there; jq is not).
 json() { node -e "const r=JSON.parse(require('fs').readFileSync(process.argv[1],'utf8')); console.log($2)" "$1"; }
 
@@ -34,8 +35,7 @@ config() {
 
 lck_create() {
   xl destroy "$1" >/dev/null 2>&1
-  timeout 1200 node "$LAB_PROJECT/node_modules/tsx/dist/cli.mjs" "$LAB_PROJECT/bin/leanckpt.ts" xen create \
-    "$LAB_WORK/$1.cfg" --disk "xvda=$2" --daemon --record "$LAB_RESULTS/$1-life.lctrace" --json >"$3" 2>"$3.err"
+  timeout 1200 "${LCK[@]}" xen create "$LAB_WORK/$1.cfg" --disk "xvda=$2" --daemon --record "$LAB_RESULTS/$1-life.lctrace" --json >"$3" 2>"$3.err"
 }
 lck_save() { lck xen save "$1" "$2" --json >"$3"; }
 lck_restore() { xl destroy "$1" >/dev/null 2>&1; lck xen restore "$2" --json >"$3"; }
@@ -64,7 +64,7 @@ save_restore() {
       lab_check "$kind.verify_rebuilt" fail "see verify-rebuilt-$kind.log"
     fi
     rm -f "$LAB_WORK/rebuilt.xl"
-    if lab_step "$kind.oracle" timeout 1200 lck xen oracle "$img" --json >"$out-oracle.json"; then
+    if lab_step "$kind.oracle" timeout 1200 "${LCK[@]}" xen oracle "$img" --json >"$out-oracle.json"; then
       lab_result "$kind.oracle_matched" "$(json "$out-oracle.json" r.matchedOrdinary)"
       lab_result "$kind.capture" "$(json "$out-oracle.json" 'r.capture.toFixed(4)')"
     fi
