@@ -16,7 +16,13 @@ import type { BlockStore } from '../../core/ports.ts';
 import { diskFileStore, fileSectors, freezeCopy, hashFile, type DiskFile } from './disk-files.ts';
 import type { XenDisk } from './image/format.ts';
 import { XenImageReader } from './image/reader.ts';
-import { rebuildXenStream, verifyXenImage, type RebuildResult } from './image/rebuild.ts';
+import {
+  contentIdentity,
+  rebuildXenStream,
+  verifyXenImage,
+  type RebuildResult,
+  type VerifyResult,
+} from './image/rebuild.ts';
 import type { StreamTransport } from './save.ts';
 import { XL_HEADER_SIZE } from './stream/format.ts';
 import type { DomainAttacher, RestoredDisk } from './tracked-domain.ts';
@@ -54,7 +60,6 @@ export interface XenRestoreResult {
 async function diskFiles(
   disks: readonly XenDisk[],
   overrides: Readonly<Record<string, string>>,
-  hasher: Hasher64,
 ): Promise<DiskFile[]> {
   for (const vdev of Object.keys(overrides)) {
     if (!disks.some((d) => d.vdev === vdev)) {
@@ -66,9 +71,8 @@ async function diskFiles(
   return Promise.all(
     disks.map(async (d) => {
       const path = resolve(overrides[d.vdev] ?? d.path);
-      let sectors: number;
       try {
-        sectors = await fileSectors(path);
+        return { id: d.id, path, sectors: await fileSectors(path) };
       } catch (e) {
         throw new RestoreError(
           `disk ${d.vdev}: cannot use ${path}: ${(e as Error).message}`,
@@ -76,11 +80,28 @@ async function diskFiles(
           d.id,
         );
       }
-      // A disk of the wrong size gets no hash: the size check names it.
-      const hash = sectors === d.sectors ? await hashFile(path, hasher) : undefined;
-      return { id: d.id, path, sectors, ...(hash === undefined ? {} : { hash }) };
     }),
   );
+}
+
+/** Each disk's whole content must hash to what the image recorded: the guest's file systems expect it. */
+async function checkContent(
+  disks: readonly XenDisk[],
+  recorded: ReadonlyMap<number, bigint>,
+  hashes: Promise<ReadonlyMap<number, bigint>>,
+): Promise<void> {
+  const have = await hashes;
+  for (const d of disks) {
+    const expected = contentIdentity(recorded.get(d.id)!);
+    const got = contentIdentity(have.get(d.id)!);
+    if (got !== expected) {
+      throw new RestoreError(
+        `disk ${d.id} (${d.vdev}): its content is not the one the image was saved with (${got}, expected ${expected})`,
+        undefined,
+        d.id,
+      );
+    }
+  }
 }
 
 /** The domain name recorded in the image's xl config. */
@@ -123,33 +144,44 @@ export async function restoreDomain(
   const first = header.items();
   await first.next();
   await first.return(undefined);
-  const files = await diskFiles(header.disks, opts.disks ?? {}, hasher);
+  const files = await diskFiles(header.disks, opts.disks ?? {});
   const blocks = diskFileStore(files);
-  let verified;
+  // Three whole reads overlap: the disks' content hashes, the verification of every referenced range,
+  // and (into a file) the rebuilt stream. Nothing reaches Xen before the first two have passed.
+  const hashes = Promise.all(files.map(async (f) => [f.id, await hashFile(f.path, hasher)] as const)).then(
+    (pairs) => new Map(pairs),
+  );
+  hashes.catch(() => undefined);
+  const staged = opts.transport === 'fifo' ? undefined : stageStream(image, blocks, hasher);
+  staged?.catch(() => undefined);
+  let verified: VerifyResult;
+  let name: string;
   try {
-    verified = await verifyXenImage(image, blocks, hasher);
+    verified = await verifyXenImage(image, blocks, hasher, false);
+    await checkContent(verified.disks, verified.diskHashes, hashes);
+    name = await savedDomainName(image, hasher);
+    const clash = await runXl(['domid', name]).then(
+      (out) => out.trim(),
+      () => undefined,
+    );
+    if (clash !== undefined) {
+      throw new RestoreError(
+        `a domain named ${name} exists already (domid ${clash}): destroy or rename it first`,
+      );
+    }
   } catch (e) {
+    await staged?.then(
+      (s) => rm(s.path, { force: true }),
+      () => undefined,
+    );
     blocks.close();
     throw e;
   }
-  const name = await savedDomainName(image, hasher);
-  const clash = await runXl(['domid', name]).then(
-    (out) => out.trim(),
-    () => undefined,
-  );
-  if (clash !== undefined) {
-    blocks.close();
-    throw new RestoreError(
-      `a domain named ${name} exists already (domid ${clash}): destroy or rename it first`,
-    );
-  }
   const t1 = performance.now();
 
-  let rebuilt;
+  let rebuilt: RebuildResult;
   try {
-    rebuilt = await (opts.transport === 'fifo'
-      ? restoreThroughFifo(image, blocks, hasher)
-      : restoreThroughFile(image, blocks, hasher));
+    rebuilt = staged ? await restoreFromFile(await staged) : await restoreThroughFifo(image, blocks, hasher);
   } catch (e) {
     // A domain xl created from a stream we could not finish must not run.
     await runXl(['destroy', name]).catch(() => undefined);
@@ -200,25 +232,34 @@ const writeAll = (file: FileHandle) => async (bytes: Uint8Array) => {
   while (at < bytes.length) at += (await file.write(bytes, at, bytes.length - at)).bytesWritten;
 };
 
-/** Rebuilds the stream into a file beside the image, then `xl restore` reads it (the lab's faster path). */
-async function restoreThroughFile(
-  image: string,
-  blocks: BlockStore,
-  hasher: Hasher64,
-): Promise<RebuildResult> {
+interface Staged {
+  readonly path: string;
+  readonly rebuilt: RebuildResult;
+}
+
+/** Rebuilds the stream into a file beside the image (removed again on failure). */
+async function stageStream(image: string, blocks: BlockStore, hasher: Hasher64): Promise<Staged> {
   const path = join(dirname(image), `.${basename(image)}.xlstream-${process.pid}`);
   try {
     const file = await open(path, 'wx');
-    let rebuilt: RebuildResult;
     try {
-      rebuilt = await rebuildXenStream(image, blocks, hasher, writeAll(file));
+      return { path, rebuilt: await rebuildXenStream(image, blocks, hasher, writeAll(file)) };
     } finally {
       await file.close();
     }
-    await runXl(['restore', '-p', '-e', path]);
-    return rebuilt;
-  } finally {
+  } catch (e) {
     await rm(path, { force: true });
+    throw e;
+  }
+}
+
+/** `xl restore` from the staged file (the lab's faster path), which is removed afterwards. */
+async function restoreFromFile(staged: Staged): Promise<RebuildResult> {
+  try {
+    await runXl(['restore', '-p', '-e', staged.path]);
+    return staged.rebuilt;
+  } finally {
+    await rm(staged.path, { force: true });
   }
 }
 

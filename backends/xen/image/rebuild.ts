@@ -21,6 +21,8 @@ export type StreamSink = (bytes: Uint8Array) => Promise<void>;
 
 export interface VerifyResult {
   readonly disks: readonly XenDisk[];
+  /** Whole-content hash of each disk, as recorded. */
+  readonly diskHashes: ReadonlyMap<number, bigint>;
   readonly end: XenEnd;
   readonly pagesMapped: number;
   readonly diskReads: number;
@@ -118,7 +120,14 @@ export async function verifyXenImage(
   }
   await runs.flush();
   if (checkIdentity) checkDiskContent(reader, blocks);
-  return { disks: reader.disks, end, pagesMapped: total, diskReads: runs.reads, imageBytes: reader.size };
+  return {
+    disks: reader.disks,
+    diskHashes: reader.diskHashes,
+    end,
+    pagesMapped: total,
+    diskReads: runs.reads,
+    imageBytes: reader.size,
+  };
 }
 
 export interface RebuildResult {
