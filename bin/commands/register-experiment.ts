@@ -32,7 +32,7 @@ export function registerExperimentCommands(program: Command): void {
     .description(
       'For every guest kind, workload and seed: baseline, p2b (precise, epoch, epoch+revalidate), +zero and\n' +
         'the oracle on the same simulated run; stored bytes, capture ratio, modeled and measured checkpoint\n' +
-        'and restore times. Writes results.json, results.csv, report.md and SVG charts to --out.',
+        'and restore times. Writes results.json, results.csv, SVG charts and report.md (or --doc) to --out.',
     )
     .option(
       '--quick',

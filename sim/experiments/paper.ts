@@ -181,7 +181,7 @@ export interface Written {
   readonly files: string[];
 }
 
-/** Writes results.json, results.csv, report.md and the charts to `out`; updates `doc` if given. */
+/** Writes results.json, results.csv and the charts to `out`, and report.md there or into `doc`. */
 export async function writePaperOutputs(r: PaperResult, out: string, doc?: string): Promise<Written> {
   mkdirSync(out, { recursive: true });
   const files: string[] = [];
@@ -197,8 +197,9 @@ export async function writePaperOutputs(r: PaperResult, out: string, doc?: strin
   put(CHARTS.time, await renderSvg(timeChart(r.summaries, profile)));
   put(CHARTS.sizeOverTime, await renderSvg(sizeOverTimeChart(r.cases)));
   put(CHARTS.capture, await renderSvg(captureChart(r.summaries)));
-  put('report.md', `${reportMarkdown(r, '.')}\n`);
-  if (doc) {
+  // With a document to update, the report goes there only, not also beside the data.
+  if (!doc) put('report.md', `${reportMarkdown(r, '.')}\n`);
+  else {
     const text = readFileSync(doc, 'utf8');
     const a = text.indexOf(BEGIN);
     const b = text.indexOf(END);

@@ -96,13 +96,14 @@ describe('experiment paper', () => {
     for (const f of [
       'results.json',
       'results.csv',
-      'report.md',
       'reduction.svg',
       'time-breakdown.svg',
       'size-over-time.svg',
       'capture.svg',
     ])
       expect(existsSync(join(out, f))).toBe(true);
+    // The report went into the document, not beside the data.
+    expect(existsSync(join(out, 'report.md'))).toBe(false);
     expect(files).toContain(doc);
     expect(readFileSync(join(out, 'capture.svg'), 'utf8')).toMatch(
       /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/,
