@@ -94,8 +94,32 @@ guest_wait() {
   return 1
 }
 
-# guest_warm NAME: waits (up to 10 min) until the guest has cached its files and run 3 iterations.
-guest_warm() { guest_wait "$1" '^GUEST iter 3 ' 600 >/dev/null; }
+# guest_boot NAME TYPE WORKLOAD FS MEM_MIB: config (a fresh disk slot), xl create, warm-up, and the
+# guest's first integrity report, which must be OK: it checks memory before any save, so a failure here
+# is the emulated host's, not save/restore's. Retry-safe (lab_try): a retry gets a new domain and disk.
+guest_boot() {
+  local name=$1 t0=${EPOCHREALTIME/./} line mark
+  guest_config "$@" || return 1
+  # A retried boot appends to the same console log: look only at what this boot prints.
+  mark=$(guest_lines "$name")
+  guest_create "$name" || return 1
+  lab_elapsed "$t0"
+  lab_result "$name.create_seconds" "$LAB_DT"
+  line=$(guest_wait "$name" '^INTEGRITY ' 600 "$mark") || return 1
+  case $line in
+  "INTEGRITY OK"*) ;;
+  *)
+    lab_log "guest $name damaged before any save (emulated host): $line"
+    xl destroy "$name" >/dev/null 2>&1
+    return 1
+    ;;
+  esac
+  guest_warm "$name" "$mark"
+}
+
+# guest_warm NAME [AFTER_LINE]: waits (up to 10 min) until the guest has cached its files and run 3
+# workload iterations.
+guest_warm() { guest_wait "$1" '^GUEST iter 3 ' 600 "${2:-0}" >/dev/null; }
 
 # guest_last NAME REGEX: the last console line matching REGEX.
 guest_last() { tr -d '\r\000' <"$(guest_console "$1")" | grep -a -E "$2" | tail -n 1; }

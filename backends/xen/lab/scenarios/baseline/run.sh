@@ -14,10 +14,9 @@ lab_result guest_workload "$workload"
 
 cycle() {
   local kind=$1 name=lab-$1 img=$LAB_WORK/lab-$1.ckpt fifo=$LAB_WORK/fifo-$1 line mark reader
-  lab_step "$kind.config" guest_config "$name" "$kind" "$workload" "$fs" "$mem" || return 1
-  lab_try "$kind.create" guest_create "$name" || return 1
-  # Warm-up: the guest reads its files into the page cache, then runs a few workload iterations.
-  lab_step "$kind.warmup" guest_warm "$name" || return 1
+  # Boot: create, the guest's first integrity report (memory before any save), warm-up (files cached,
+  # three workload iterations). A guest damaged before any save is the emulated host's fault: retried.
+  lab_try "$kind.boot" guest_boot "$name" "$kind" "$workload" "$fs" "$mem" || return 1
   line=$(guest_last "$name" '^GUEST iter ')
   lab_result "$kind.page_cache_kib" "$(sed -n 's/.*cached_kb=\([0-9]*\).*/\1/p' <<<"$line")"
   lab_result "$kind.guest_anon_kib" "$(sed -n 's/.*anon_kb=\([0-9]*\).*/\1/p' <<<"$line")"

@@ -29,9 +29,7 @@ PY
 }
 
 run() {
-  lab_step "$kind.config" guest_config "$name" "$kind" read-heavy "$fs" 256 || return 1
-  lab_try "$kind.create" guest_create "$name" || return 1
-  lab_step "$kind.warmup" guest_warm "$name" || return 1
+  lab_try "$kind.boot" guest_boot "$name" "$kind" read-heavy "$fs" 256 || return 1
   lab_try "$kind.save_file" guest_save "$name" "$img" || return 1
   lab_step "$kind.corrupt_image" corrupt "$img" || return 1
   if lab_step "$kind.verify_stream" verify_stream "$img" "$LAB_RESULTS/verify-$kind.log"; then
