@@ -98,10 +98,10 @@ export function qemuArgs(lab: string, runDir: string, project = PROJECT_ROOT): s
 
 function tail(path: string, lines: number): string {
   if (!existsSync(path)) return '(none)';
-  // Serial logs carry ANSI colours and CRs from systemd and guests.
+  // Serial logs carry ANSI colours and CRs from systemd and guests; console logs can hold NULs.
   const text = readFileSync(path, 'utf8')
-    .replace(/\x1b\[[0-9;]*m/g, '') // eslint-disable-line no-control-regex
-    .replace(/\r/g, '');
+    .replace(/\x1b\[[0-9;]*[A-Za-z]/g, '') // eslint-disable-line no-control-regex
+    .replace(/[\r\0]/g, '');
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
