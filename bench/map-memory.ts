@@ -65,7 +65,16 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
       name: 'map-memory',
       params: { memBytes, pageCount, hashes: true, gc: globalThis.gc !== undefined },
       rows: [
-        row('map bytes/page', perPage, 'B', budget, '16 + reverse index', '<= 1x budget', perPage <= budget),
+        row(
+          'map bytes/page',
+          perPage,
+          'B',
+          budget,
+          '16 + reverse index',
+          '<= budget',
+          // To a hundredth of a byte: the process also holds the map object and a few small ones.
+          perPage <= budget + 0.01,
+        ),
         row('tracker bytes/page', trackerBytes / pageCount, 'B', null, '', 'reported', null),
       ],
       details: {

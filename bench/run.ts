@@ -20,6 +20,7 @@ interface Opts {
   cold: boolean;
   json?: boolean;
   inProcess?: boolean;
+  report?: boolean;
   child?: string;
   scratch?: string;
   out?: string;
@@ -36,6 +37,7 @@ const program = new Command('bench')
   .option('--no-save', 'do not write bench/results/*.json')
   .option('--no-cold', 'restore from a warm page cache (by default it is dropped first, if root)')
   .option('--json', 'print the results as JSON instead of a table')
+  .option('--report', 'print the table of the saved results (bench/results) without running anything')
   .option('--in-process', 'run every benchmark in this process (memory numbers are then less exact)')
   .addOption(new Option('--child <module>').hideHelp())
   .addOption(new Option('--scratch <dir>').hideHelp())
@@ -47,7 +49,8 @@ Examples:
   npm run bench                                   all six at full size (about 10 minutes on 2 cores)
   npm run bench -- --only tracker-throughput      one benchmark
   npm run bench -- --only checkpoint-write,restore --json
-  npm run bench -- --scale tiny --no-save         a quick check that every benchmark runs`,
+  npm run bench -- --scale tiny --no-save         a quick check that every benchmark runs
+  npm run bench -- --report                       the table of the last saved results`,
   );
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -75,6 +78,12 @@ async function main(o: Opts): Promise<void> {
   }
   const wanted = o.only ? o.only.split(',').map((s) => s.trim()) : Object.keys(BENCHMARKS);
   const modules = modulesFor(wanted);
+  if (o.report) {
+    const dir = join(import.meta.dirname, 'results');
+    const saved = wanted.map((n) => JSON.parse(readFileSync(join(dir, `${n}.json`), 'utf8')) as BenchResult);
+    console.log(markdownTable(saved));
+    return;
+  }
   const scratch = mkdtempSync(join(tmpdir(), 'leanckpt-bench-'));
   const results: BenchResult[] = [];
   try {

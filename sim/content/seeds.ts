@@ -27,7 +27,15 @@ function mix32(x: number): number {
 
 const WORDS = SECTOR_SIZE / 4;
 
-/** Writes the 512 bytes that `seed` stands for into `dst` at word offset `word` (4-byte aligned). */
+/** Pseudo-random words every non-zero sector is built from, behind its own first 16 bytes. */
+const TEMPLATE = new Uint32Array(WORDS).map((_, w) => mix32(0x9e3779b9 * (w + 1)));
+
+/**
+ * Writes the 512 bytes that `seed` stands for into `dst` at word offset `word` (4-byte aligned): the
+ * seed and its mix in the first 16 bytes, then a shared pseudo-random template, copied natively.
+ * Materialising is what replaying a large guest spends its time on (all of a 16 GiB guest's memory
+ * is read for the image and again for the verification), and a per-word loop ran at 0.16 GB/s.
+ */
 export function materializeSector(seed: number, dst: Uint32Array, word: number): void {
   if (seed === 0) {
     dst.fill(0, word, word + WORDS);
@@ -37,10 +45,12 @@ export function materializeSector(seed: number, dst: Uint32Array, word: number):
   const u = seed < 0 ? -seed * 2 + 1 : seed * 2;
   const lo = u >>> 0;
   const hi = Math.floor(u / 4294967296);
+  const base = mix32(lo ^ mix32(hi + 0x3c6ef372));
+  dst.set(TEMPLATE, word);
   dst[word] = lo;
   dst[word + 1] = (hi | 0x80000000) >>> 0; // the marker bit: never all zero
-  const base = mix32(lo ^ mix32(hi + 0x3c6ef372));
-  for (let w = 2; w < WORDS; w++) dst[word + w] = mix32(base + Math.imul(w, 0x9e3779b9));
+  dst[word + 2] = base;
+  dst[word + 3] = mix32(base);
 }
 
 /** Materialises `count` sectors of seeds from `seeds[from..]` into `dst` (count * 512 bytes). */
