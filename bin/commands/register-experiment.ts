@@ -36,11 +36,11 @@ export function registerExperimentCommands(program: Command): void {
     )
     .option(
       '--quick',
-      'small guests (32 MiB, 8 GiB disk, 20k events, 2 checkpoints): a smoke run of about a minute',
+      'small guests (32 MiB, 12 GiB disk, 20k events, 2 checkpoints): a smoke run of about a minute',
     )
     .option('--seeds <n|list>', 'seeds: a count (1..n) or a list like 1,7,42; with several, mean ±sd', '1')
     .option('--mem <size>', 'guest memory (default 1G, 32M with --quick)', byteSize('--mem'))
-    .option('--disk <size>', "disk size (default: the simulator's, 8G with --quick)", byteSize('--disk'))
+    .option('--disk <size>', "disk size (default: the simulator's, 12G with --quick)", byteSize('--disk'))
     .option('--events <n>', "run length in events (default: the workload's)", positiveInt('--events'))
     .option('--guests <list>', 'comma-separated guest kinds (default: all four)')
     .option('--workloads <list>', 'comma-separated workloads (default: all)')

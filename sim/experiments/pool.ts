@@ -14,7 +14,7 @@ export interface ToWorker {
 export type ToPool =
   | { readonly type: 'progress'; readonly id: number; readonly progress: CaseProgress }
   | { readonly type: 'done'; readonly id: number; readonly result: CaseResult }
-  | { readonly type: 'failed'; readonly id: number; readonly message: string };
+  | { readonly type: 'failed'; readonly id: number; readonly usage: boolean; readonly message: string };
 
 export type PoolProgress = (index: number, spec: CaseSpec, p: CaseProgress | 'done') => void;
 
@@ -65,7 +65,11 @@ function startWorker(): PoolWorker {
           cleanup();
           if (m.type === 'done') resolve(m.result);
           else
-            reject(new Error(`case ${spec.guest}/${spec.workload} seed ${spec.seed} failed: ${m.message}`));
+            reject(
+              new (m.usage ? RangeError : Error)(
+                `case ${spec.guest}/${spec.workload} seed ${spec.seed} failed: ${m.message}`,
+              ),
+            );
         };
         const onError = (err: Error): void => {
           cleanup();

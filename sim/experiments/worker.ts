@@ -14,7 +14,14 @@ port.on('message', (msg: ToWorker) => {
       send({
         type: 'failed',
         id: msg.id,
-        message: err instanceof Error ? (err.stack ?? err.message) : String(err),
+        // A RangeError is a bad option (a disk too small for the workload), not a bug: keep its kind.
+        usage: err instanceof RangeError,
+        message:
+          err instanceof RangeError
+            ? err.message
+            : err instanceof Error
+              ? (err.stack ?? err.message)
+              : String(err),
       }),
   );
 });
