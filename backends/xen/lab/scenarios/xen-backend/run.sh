@@ -33,14 +33,23 @@ config() {
   } >"$LAB_WORK/$name.cfg"
 }
 
+# Tracking runs in the foreground `xen create` process, started before `xl create`: processes forked
+# right after `xl create` are the ones the emulated host damages (see docs/lab.md).
 lck_create() {
   xl destroy "$1" >/dev/null 2>&1
-  timeout 1200 "${LCK[@]}" xen create "$LAB_WORK/$1.cfg" --disk "xvda=$2" --daemon --record "$LAB_RESULTS/$1-life.lctrace" --json >"$3" 2>"$3.err"
+  "${LCK[@]}" xen create "$LAB_WORK/$1.cfg" --disk "xvda=$2" --record "$LAB_RESULTS/$1-life.lctrace" \
+    >"$3" 2>"$LAB_RESULTS/$1-tracking.log" &
+  local i
+  for i in $(seq 1 600); do
+    if [ -S "$LEANCKPT_RUN_DIR/dom$(xl domid "$1" 2>/dev/null).sock" ]; then return 0; fi
+    sleep 2
+  done
+  return 1
 }
 lck_save() { lck xen save "$1" "$2" --json >"$3"; }
 lck_restore() { xl destroy "$1" >/dev/null 2>&1; lck xen restore "$2" --json >"$3"; }
 dump_logs() {
-  cat "$LEANCKPT_RUN_DIR"/*.log 2>/dev/null | tail -n 20 | sed 's/^/LOG daemon: /'
+  cat "$LEANCKPT_RUN_DIR"/*.log "$LAB_RESULTS"/*-tracking.log 2>/dev/null | tail -n 20 | sed 's/^/LOG daemon: /'
   cp "$LEANCKPT_RUN_DIR"/*.log "$LAB_RESULTS/" 2>/dev/null
 }
 
