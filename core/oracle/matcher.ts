@@ -12,6 +12,8 @@ import { SECTORS_PER_PAGE } from '../ports.ts';
 
 export interface DiskKeys {
   readonly id: number;
+  /** Disk sector that this view's sector 0 stands for: a view may cover a part of a disk. */
+  readonly first?: number;
   readonly sectors: number;
   /** Keys of sectors [sector, sector+count) into dst[0..count). */
   read(sector: number, count: number, dst: Float64Array): void | Promise<void>;
@@ -186,7 +188,7 @@ export async function matchPagesToDisks(input: OracleInput): Promise<OracleResul
       scanChunk(buf, from, to, s0 - from, Math.min(CHUNK, d.sectors - s0), pageKeys, index, kind, found);
       for (let c = 0; c < found.n; c++) {
         const p = found.pfn[c]!;
-        const at = found.at[c]!;
+        const at = (d.first ?? 0) + found.at[c]!;
         if (kind[p] === PAGE_MATCHED) continue;
         if (confirm && !(await confirm(p, d.id, at))) continue;
         kind[p] = PAGE_MATCHED;

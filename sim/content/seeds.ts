@@ -19,6 +19,13 @@ export function initialSeed(diskIndex: number, sector: number): number {
   return -(1 + diskIndex * MAX_DISK_SECTORS + sector);
 }
 
+/** The (disk index, sector) whose initial content `seed` is, or undefined for any other seed. */
+export function initialPlace(seed: number): { diskIndex: number; sector: number } | undefined {
+  if (seed >= 0) return undefined;
+  const u = -seed - 1;
+  return { diskIndex: Math.floor(u / MAX_DISK_SECTORS), sector: u % MAX_DISK_SECTORS };
+}
+
 function mix32(x: number): number {
   x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
   x = Math.imul(x ^ (x >>> 15), 0x846ca68b);

@@ -36,6 +36,23 @@ export class SymbolicDisk {
     return new FrozenDisk(this.index, this.sectors, this.chunks.slice());
   }
 
+  /**
+   * Sector ranges [from, to) that were ever written, as runs of whole chunks: every sector outside
+   * them still holds its initial seed.
+   */
+  writtenRuns(): { from: number; to: number }[] {
+    const runs: { from: number; to: number }[] = [];
+    for (let k = 0; k < this.chunks.length; k++) {
+      if (!this.chunks[k]) continue;
+      const from = k * CHUNK;
+      const to = Math.min(this.sectors, from + CHUNK);
+      const last = runs[runs.length - 1];
+      if (last && last.to === from) last.to = to;
+      else runs.push({ from, to });
+    }
+    return runs;
+  }
+
   /** Bytes held by allocated chunks. */
   get byteLength(): number {
     return this.chunks.reduce((n, c) => n + (c?.byteLength ?? 0), 0);
