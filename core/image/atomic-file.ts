@@ -30,7 +30,8 @@ export async function writeFileAtomically<T>(
   let file: FileHandle | undefined;
   let result: T;
   try {
-    file = await open(tmp, 'wx');
+    // Read and write: the writer moves records it wrote when a mapped page is demoted late.
+    file = await open(tmp, 'wx+');
     result = await write(file);
     await file.sync();
     await file.close();

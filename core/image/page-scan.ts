@@ -45,12 +45,16 @@ class ZeroExtents {
   }
 }
 
-/** Writes all pages not in `skip` (ascending pfns); returns how many went to ZERO and PAGE_DATA. */
+/**
+ * Writes all pages not in `skip` (ascending pfns), or with `only` just those pages (ascending); returns
+ * how many went to ZERO and PAGE_DATA.
+ */
 export async function writePages(
   sink: RecordSink,
   memory: GuestMemory,
   elideZero: boolean,
   skip: Uint32Array,
+  only?: Uint32Array,
 ): Promise<PageCounts> {
   const counts: PageCounts = { pagesZero: 0, pagesData: 0, zeroExtents: 0 };
   const pfns = new Uint32Array(PAGE_DATA_MAX_PAGES);
@@ -73,13 +77,15 @@ export async function writePages(
     n = 0;
   };
 
-  for (let pfn = 0, s = 0; pfn < memory.pageCount; pfn++) {
+  const total = only ? only.length : memory.pageCount;
+  for (let j = 0, s = 0; j < total; j++) {
+    const pfn = only ? only[j]! : j;
     if (s < skip.length && skip[s] === pfn) {
       s++;
       continue;
     }
     if (body < 0) {
-      const room = Math.min(PAGE_DATA_MAX_PAGES, memory.pageCount - pfn);
+      const room = Math.min(PAGE_DATA_MAX_PAGES, total - j);
       body = await sink.reserve(pageDataLength(room));
       fill = pageDataPagesOffset(room);
     }

@@ -1,5 +1,5 @@
 /**
- * Decides, before anything is written, which pages go into MAP: every snapshot entry is checked, its
+ * Decides which pages go into MAP: every snapshot entry is checked before anything is written, its
  * page hashed from memory, and (with verifyMapped) its sectors read back and compared, so an entry the
  * tracker got wrong is demoted to data instead of producing an image that cannot be restored.
  * Costs O(mapped entries) of typed arrays; the rest of the guest is handled by the page scan.
@@ -102,40 +102,84 @@ function checkBlockDisks(input: ImageInput, blocks: BlockStore): void {
   }
 }
 
-export async function planMap(input: ImageInput, policy: ImagePolicy): Promise<MapPlan> {
-  if (!policy.useMap || input.mapping.length === 0) return NO_MAP;
-  checkMapping(input);
-  const { mapping, memory, hasher } = input;
-  const n = mapping.length;
-  const hash = new BigUint64Array(n);
-  const keep = new Uint8Array(n).fill(1);
-  const page = new Uint8Array(PAGE_SIZE);
-  for (let i = 0; i < n; i++) {
-    memory.readPage(mapping.pfn[i]!, page);
-    hash[i] = hasher.hash64(page);
-  }
-  let demoted = 0;
-  if (policy.verifyMapped) {
-    if (!input.blocks) {
-      throw new CheckpointError('the policy verifies mapped pages but no block store was given');
-    }
-    checkBlockDisks(input, input.blocks);
-    const runs = new SectorRuns(input.blocks, hasher, (i, _disk, _sector, expected, actual) => {
-      if (expected !== actual) {
-        keep[i] = 0;
-        demoted++;
+/**
+ * Hashes and verifies the snapshot entries a little at a time, so the writer can do it while its
+ * buffered writes are in flight (step()), and finish whatever is left afterwards (finish()).
+ * Checks the snapshot and the block store on construction, before anything is written.
+ */
+export class MapVerifier {
+  /** Pfns of every entry, ascending: what the page scan skips if no entry is demoted. */
+  readonly candidates: Uint32Array;
+  private readonly hash: BigUint64Array;
+  private readonly keep: Uint8Array;
+  private readonly runs: SectorRuns | undefined;
+  private readonly page = new Uint8Array(PAGE_SIZE);
+  private demoted = 0;
+  private next = 0;
+
+  constructor(
+    private readonly input: ImageInput,
+    policy: ImagePolicy,
+  ) {
+    const n = policy.useMap ? input.mapping.length : 0;
+    if (n > 0) checkMapping(input);
+    this.hash = new BigUint64Array(n);
+    this.keep = new Uint8Array(n).fill(1);
+    this.candidates = input.mapping.pfn.slice(0, n).sort();
+    if (n > 0 && policy.verifyMapped) {
+      if (!input.blocks) {
+        throw new CheckpointError('the policy verifies mapped pages but no block store was given');
       }
-    });
-    for (let i = 0; i < n; i++) {
+      checkBlockDisks(input, input.blocks);
+      this.runs = new SectorRuns(input.blocks, input.hasher, (i, _disk, _sector, expected, actual) => {
+        if (expected !== actual) {
+          this.keep[i] = 0;
+          this.demoted++;
+        }
+      });
+    }
+  }
+
+  /** Hashes entries until one disk read is made (or STEP_ENTRIES without one); false once all are. */
+  async step(): Promise<boolean> {
+    const { mapping, memory, hasher } = this.input;
+    const n = this.hash.length;
+    const runs = this.runs;
+    for (const stop = Math.min(n, this.next + STEP_ENTRIES); this.next < stop;) {
+      const i = this.next++;
+      memory.readPage(mapping.pfn[i]!, this.page);
+      this.hash[i] = hasher.hash64(this.page);
+      if (runs === undefined) continue;
       const d = mapping.disk[i]!;
       const s = mapping.sector[i]!;
-      if (!runs.fits(d, s)) await runs.flush();
-      runs.add(i, d, s, hash[i]!);
+      const full = !runs.fits(d, s);
+      if (full) await runs.flush();
+      runs.add(i, d, s, this.hash[i]!);
+      if (full) break;
     }
-    await runs.flush();
+    if (this.next < n) return true;
+    await runs?.flush();
+    return false;
   }
-  const skip = new Uint32Array(n - demoted);
-  for (let i = 0, k = 0; i < n; i++) if (keep[i] === 1) skip[k++] = mapping.pfn[i]!;
-  skip.sort();
-  return { hash, keep, mapped: n - demoted, demoted, skip };
+
+  /** Completes the work and returns the plan. */
+  async finish(): Promise<MapPlan> {
+    while (await this.step());
+    const n = this.hash.length;
+    if (n === 0) return NO_MAP;
+    const mapped = n - this.demoted;
+    const skip = this.demoted === 0 ? this.candidates : new Uint32Array(mapped);
+    if (this.demoted > 0) {
+      for (let i = 0, k = 0; i < n; i++) if (this.keep[i] === 1) skip[k++] = this.input.mapping.pfn[i]!;
+      skip.sort();
+    }
+    return { hash: this.hash, keep: this.keep, mapped, demoted: this.demoted, skip };
+  }
+}
+
+/** Entries hashed per step when no disk read ends it: about 1 MiB of memory. */
+const STEP_ENTRIES = 256;
+
+export async function planMap(input: ImageInput, policy: ImagePolicy): Promise<MapPlan> {
+  return new MapVerifier(input, policy).finish();
 }

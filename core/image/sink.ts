@@ -1,8 +1,10 @@
 /**
  * Buffered, double-buffered record output. Records are framed in place in a large buffer and written in
  * multi-MiB sequential writes; while one buffer is being written the writer fills the other, so reading
- * guest memory and writing the file overlap. Nothing is allocated per record or per page.
+ * guest memory and writing the file overlap. Nothing is allocated per record or per page. Time spent
+ * waiting for a write can be given to other work (`idle`): the writer verifies mapped pages there.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Hasher64 } from '../hash.ts';
 import { frameInPlace } from './frame.ts';
@@ -28,7 +30,19 @@ async function writeAll(file: FileHandle, bytes: Uint8Array, position: number): 
   }
 }
 
+export interface SinkOptions {
+  /** Buffer size; SINK_BUFFER_SIZE by default. */
+  readonly capacity?: number;
+  /** File offset of the first byte emitted; 0 by default. */
+  readonly at?: number;
+  /** A slice of other work, run while a write is in flight; resolves false once there is no more. */
+  readonly idle?: () => Promise<boolean>;
+}
+
 export class RecordSink {
+  private readonly capacity: number;
+  private idle: (() => Promise<boolean>) | undefined;
+  private writing = false;
   private current: Slab;
   private spare: Slab;
   private used = 0;
@@ -41,10 +55,13 @@ export class RecordSink {
   constructor(
     private readonly file: FileHandle,
     private readonly hasher: Hasher64,
-    private readonly capacity = SINK_BUFFER_SIZE,
+    options: SinkOptions = {},
   ) {
-    this.current = slab(capacity);
-    this.spare = slab(capacity);
+    this.capacity = options.capacity ?? SINK_BUFFER_SIZE;
+    this.base = options.at ?? 0;
+    this.idle = options.idle;
+    this.current = slab(this.capacity);
+    this.spare = slab(this.capacity);
   }
 
   /** The buffer records are framed in; changes when reserve() flushes, so fetch it after reserving. */
@@ -108,7 +125,18 @@ export class RecordSink {
     this.used += bytes.length;
   }
 
-  /** Writes everything out and returns the file size. */
+  /** `n` zero bytes outside any record: room for records written later over them. */
+  async putZeros(n: number): Promise<void> {
+    for (let left = n; left > 0;) {
+      if (this.used === this.capacity) await this.flush();
+      const k = Math.min(left, this.capacity - this.used);
+      this.current.buf.fill(0, this.used, this.used + k);
+      this.used += k;
+      left -= k;
+    }
+  }
+
+  /** Writes everything out and returns the file offset after the last byte. */
   async finish(): Promise<number> {
     await this.flush();
     await this.settled();
@@ -125,9 +153,16 @@ export class RecordSink {
     await this.settled();
     if (this.used === 0) return;
     const full = this.current;
-    this.pending = writeAll(this.file, full.buf.subarray(0, this.used), this.base).catch((error: unknown) => {
-      this.failure = { error };
-    });
+    this.writing = true;
+    this.pending = writeAll(this.file, full.buf.subarray(0, this.used), this.base).then(
+      () => {
+        this.writing = false;
+      },
+      (error: unknown) => {
+        this.writing = false;
+        this.failure = { error };
+      },
+    );
     this.base += this.used;
     this.used = 0;
     this.current = this.spare;
@@ -135,6 +170,11 @@ export class RecordSink {
   }
 
   private async settled(): Promise<void> {
+    // Each slice of idle work is followed by a turn of the event loop, where the write's completion lands.
+    while (this.writing && this.idle !== undefined) {
+      if (!(await this.idle())) this.idle = undefined;
+      await nextTurn();
+    }
     await this.pending;
     if (this.failure) throw this.failure.error;
   }

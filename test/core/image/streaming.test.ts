@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadHasher, type Hasher64 } from '../../../core/hash.ts';
 import { inspectImage, POLICIES, restoreImage, writeImage } from '../../../core/image/index.ts';
 import { sortedSnapshot } from '../../../core/pbmap/map-snapshot.ts';
+import { framedSize } from '../../../core/image/format.ts';
+import { pageDataLength } from '../../../core/image/records/page-data.ts';
 import { PAGE_SIZE } from '../../../core/ports.ts';
 import {
   ArrayBlockStore,
@@ -51,6 +53,35 @@ describe('streaming writer', () => {
     expect(summary.records['ZERO']?.count).toBe(1);
     const target = targetOf(g, hasher);
     await restoreImage(path, target);
+    expect(Buffer.compare(target.memory.bytes, g.memory.bytes)).toBe(0);
+  });
+
+  it('verifies mapped pages while writing, and moves several buffers of pages when some are demoted', async () => {
+    // 4000 pages (16 MiB, two sink buffers), 1500 mapped: the verification runs during the writes.
+    const spec = {
+      pages: 4000,
+      diskSectors: [16000],
+      mapped: Array.from({ length: 1500 }, (_, i) => ({ pfn: 2 * i + 1, disk: 0, sector: 8 * i })),
+    };
+    const clean = makeGuest(spec);
+    const cleanPath = tmp.path('overlap-clean.img');
+    const ok = await writeImage(cleanPath, inputOf(clean, hasher), POLICIES.p2b);
+    expect(ok).toMatchObject({ pagesMapped: 1500, pagesDemoted: 0, pagesData: 2500 });
+    const g = makeGuest(spec);
+    for (const i of [0, 700, 1499]) g.blocks.sectors(0, 8 * i, 1)[0]! ^= 1;
+    const path = tmp.path('overlap-demoted.img');
+    const stats = await writeImage(path, inputOf(g, hasher), POLICIES.p2b);
+    expect(stats).toMatchObject({ pagesMapped: 1497, pagesDemoted: 3, pagesData: 2503 });
+    // The MAP is 3 entries shorter and the demoted pages add one small PAGE_DATA record.
+    const summary = await inspectImage(path);
+    expect(summary.records['MAP']?.bytes).toBe(
+      (await inspectImage(cleanPath)).records['MAP']!.bytes - 3 * 24,
+    );
+    expect(summary.records['PAGE_DATA']?.count).toBe(4);
+    expect(stats.bytes).toBe(ok.bytes - 3 * 24 + framedSize(pageDataLength(3)));
+    const target = targetOf(g, hasher);
+    const restored = await restoreImage(path, target);
+    expect(restored.pagesMapped).toBe(1497);
     expect(Buffer.compare(target.memory.bytes, g.memory.bytes)).toBe(0);
   });
 
