@@ -100,7 +100,9 @@ export class TrackingSession implements TrackedDomain {
         this.recording = this.recording
           .then(() => record(b))
           .catch((err: unknown) => {
-            this.failure ??= err;
+            // A trace that cannot take an event ends; tracking, which the saves depend on, goes on.
+            if (this.recorder === record) this.recorder = undefined;
+            log(`recording stopped: ${err instanceof Error ? err.message : String(err)}`);
           });
       }),
     );
