@@ -74,8 +74,10 @@ export async function startTracking(host: DomainHost, opts: TrackOptions): Promi
   const done = ended.then(async (why) => {
     clearInterval(watch);
     if (recorder) {
-      const r = await recorder.stop();
-      opts.log(`recorded ${r.events} events into ${r.path}`);
+      await recorder.stop().then(
+        (r) => opts.log(`recorded ${r.events} events into ${r.path}`),
+        (err: unknown) => opts.log(`no trace: ${err instanceof Error ? err.message : String(err)}`),
+      );
     }
     await session.release();
     server.close();
