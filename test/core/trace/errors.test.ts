@@ -246,6 +246,16 @@ describe('malformed JSON Lines', () => {
     );
   });
 
+  it('accepts a write naming the same sectors of one page twice (a read may not)', async () => {
+    const path = tmp.path('write-twice.jsonl');
+    const write =
+      '{"op":"io_submit","id":1,"dir":"write","disk":0,"sector":0,"segs":[[1,0,7],[1,0,7],[1,2,3]]}';
+    await writeFile(path, `${HEAD}\n${write}\n{"op":"io_complete","id":1,"ok":true}\n`);
+    expect(await validateTrace(path)).toMatchObject({ records: 2, inFlight: 0 });
+    const err = await failure(`${HEAD}\n${write.replace('"write"', '"read"')}`);
+    expect(err.message).toBe('line 2: io_submit: segments 0 and 1 overlap on page 1 (sectors 0..7 and 0..7)');
+  });
+
   it('reports requests still in flight at the end without failing', async () => {
     const path = tmp.path('inflight.jsonl');
     await writeFile(path, `${HEAD}\n${submit(1)}\n${submit(2)}\n{"op":"io_complete","id":1,"ok":true}\n`);
