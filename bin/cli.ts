@@ -21,7 +21,7 @@ export function buildProgram(): Command {
     .description(
       'Fast, space-efficient VM checkpoints: pages that hold disk blocks are stored as references to\n' +
         'the disk, not as data. Exit codes: 0 ok, 1 verification failed (invalid image, or a page\n' +
-        'a restore could not prove), 2 bad usage or input, 3 internal error, 4 backend unavailable,\n' +
+        'a restore could not prove), 2 bad usage or input, 3 internal error, 4 the backend failed,\n' +
         '130 interrupted.',
     )
     .showHelpAfterError('(run with --help for usage)')
