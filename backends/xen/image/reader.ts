@@ -9,6 +9,7 @@ import { stat } from 'node:fs/promises';
 import { ImageFormatError } from '../../../core/errors.ts';
 import type { Hasher64 } from '../../../core/hash.ts';
 import { hex64 } from '../../../core/image/format.ts';
+import { decodeMap, type MapEntries } from '../../../core/image/records/map.ts';
 import { ByteSource } from '../stream/byte-source.ts';
 import {
   DISK_FIXED_SIZE,
@@ -30,13 +31,7 @@ import {
   type XenEnd,
 } from './format.ts';
 
-export interface MapEntries {
-  readonly count: number;
-  readonly pfn: Uint32Array;
-  readonly disk: Uint32Array;
-  readonly sector: Float64Array;
-  readonly hash: BigUint64Array;
-}
+export type { MapEntries };
 
 export type XenImageItem =
   | { readonly kind: 'stream'; readonly at: number; readonly bytes: Uint8Array }
@@ -262,18 +257,11 @@ export class XenImageReader {
     const expected = 8 + MAP_ENTRY_SIZE * count;
     if (v.byteLength !== expected)
       throw fail('MAP', at, `MAP record wrong size: length ${v.byteLength}, expected ${expected}`);
-    const e = {
-      count,
-      pfn: new Uint32Array(count),
-      disk: new Uint32Array(count),
-      sector: new Float64Array(count),
-      hash: new BigUint64Array(count),
-    };
+    // Entries are laid out as in the core image's MAP record: decode with its decoder, check here.
+    const e = decodeMap(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
     for (let i = 0; i < count; i++) {
-      const o = 8 + MAP_ENTRY_SIZE * i;
-      e.pfn[i] = v.getUint32(o, true);
-      const disk = v.getUint32(o + 4, true);
-      const sector = Number(v.getBigUint64(o + 8, true));
+      const disk = e.disk[i]!;
+      const sector = e.sector[i]!;
       const sectors = this.diskSectors.get(disk);
       if (sectors === undefined)
         throw fail(
@@ -281,16 +269,13 @@ export class XenImageReader {
           at,
           `MAP entry ${i} (page ${e.pfn[i]}) names disk ${disk}, which has no DISK record`,
         );
-      if (sector + 8 > sectors) {
+      if (sector < 0 || sector + 8 > sectors) {
         throw fail(
           'MAP',
           at,
-          `MAP entry ${i} (page ${e.pfn[i]}): sectors ${sector}..${sector + 7} beyond disk ${disk} (${sectors} sectors)`,
+          `MAP entry ${i} (page ${e.pfn[i]}): sectors ${sector < 0 ? '>= 2^53' : `${sector}..${sector + 7}`} beyond disk ${disk} (${sectors} sectors)`,
         );
       }
-      e.disk[i] = disk;
-      e.sector[i] = sector;
-      e.hash[i] = v.getBigUint64(o + 16, true);
     }
     return e;
   }
