@@ -25,6 +25,8 @@ export function buildProgram(): Command {
         '130 interrupted.',
     )
     .showHelpAfterError('(run with --help for usage)')
+    // Descriptions are written as ~100-column lines; a wider help keeps commander from re-wrapping them.
+    .configureHelp({ helpWidth: 120 })
     // Errors are thrown, not exited on, so bin/leanckpt.ts maps them to documented exit codes. Set
     // before the subcommands are declared: commander copies it into each.
     .exitOverride()

@@ -48,4 +48,11 @@ async function main(): Promise<number> {
 }
 
 process.on('SIGINT', () => process.exit(EXIT.interrupted));
+// A reader that stops early (`leanckpt ... | head`) is not an error: stop quietly, as Unix tools do.
+for (const out of [process.stdout, process.stderr]) {
+  out.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT.ok);
+    throw err;
+  });
+}
 process.exitCode = await main();

@@ -15,6 +15,7 @@ export function registerLabCommands(program: Command): void {
 
   lab
     .command('build')
+    .summary('build the nested Xen lab once (cached)')
     .description(
       'Build the lab once (dom0 with Xen 4.17.5, guest kernel, initramfs and data disks); later builds\n' +
         'redo only the steps whose inputs changed. Needs root, qemu, debootstrap and the Debian mirror.\n' +
@@ -40,6 +41,7 @@ export function registerLabCommands(program: Command): void {
 
   lab
     .command('run')
+    .summary('boot the lab, run a scenario in dom0, print its results')
     .description(
       'Boot Xen under QEMU (TCG), run a scenario in dom0, power off, and print its steps, results,\n' +
         'stream checks and guest integrity reports. Exit codes: 0 passed, 1 failed or timed out (the\n' +

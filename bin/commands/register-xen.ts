@@ -19,6 +19,7 @@ export function registerXenCommands(program: Command): void {
 
   xen
     .command('create')
+    .summary("create a guest on leanckpt's disk backend and track it")
     .description(
       "Create a guest paused (`xl create -p`), attach leanckpt's disk backend to it, unpause it and\n" +
         'track it: in the foreground until the domain is gone, or with --daemon in a background process\n' +
@@ -61,6 +62,7 @@ export function registerXenCommands(program: Command): void {
 
   xen
     .command('track')
+    .summary('serve and track an existing domain')
     .description(
       'Serve and track an existing domain that has no disk backend yet (what `xen create --daemon` and\n' +
         `\`xen restore\` run in the background). ${DOM0}`,
@@ -84,6 +86,7 @@ export function registerXenCommands(program: Command): void {
 
   xen
     .command('save')
+    .summary('checkpoint a tracked domain into a leanckpt Xen image')
     .description(
       'Checkpoint a tracked domain into a leanckpt Xen image: quiesce the disk backend, freeze the disks,\n' +
         'run `xl save` and leave out every page the disk holds (checked byte for byte) and every zero page.\n' +
@@ -113,6 +116,7 @@ export function registerXenCommands(program: Command): void {
 
   xen
     .command('restore')
+    .summary('verify an image against its disks and restore it with xl')
     .description(
       'Restore a leanckpt Xen image: verify every referenced sector range (refusing, naming page and\n' +
         'sector, if the disk changed), rebuild the stream for `xl restore -p`, attach the disk backend\n' +
@@ -151,6 +155,7 @@ export function registerXenCommands(program: Command): void {
 
   xen
     .command('status')
+    .summary("what a tracked domain's tracking sees (log-dirty, map, disk I/O)")
     .description(
       'How leanckpt tracks a domain: log-dirty (active, or unavailable and why), mapped pages, disk\n' +
         `backend state and I/O counts. ${DOM0}`,
@@ -167,6 +172,7 @@ export function registerXenCommands(program: Command): void {
 
   xen
     .command('rebuild')
+    .summary('rebuild the original xl save stream from an image, byte for byte')
     .description(
       'Write the `xl save` stream a Xen image stands for, byte for byte, after verifying the image\n' +
         'against its disks (for `verify-stream-v2`, or to compare with a plain `xl save`). Any machine.',
@@ -193,6 +199,7 @@ export function registerXenCommands(program: Command): void {
 
   xen
     .command('oracle')
+    .summary("exhaustive matching of an image's pages against its disks: capture ratio")
     .description(
       'Every page of a save stream (an `xl save` file, or the stream a Xen image rebuilds) whose bytes\n' +
         'equal some 4 KiB disk range, by exhaustive matching: what a perfect tracker could leave out.\n' +
@@ -228,6 +235,7 @@ export function registerXenCommands(program: Command): void {
   if (!trace) throw new Error('the trace command must be declared before the xen commands');
   trace
     .command('record')
+    .summary("record a Xen domain's real event stream as a trace")
     .description(
       'Record the real event stream of a domain tracked by leanckpt (disk requests and log-dirty epochs)\n' +
         `as a trace (format v1), for the simulator and the experiments. ${DOM0}`,
