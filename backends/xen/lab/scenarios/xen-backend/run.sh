@@ -91,7 +91,8 @@ cycle() {
   cp "$LAB_GUEST/disk-4k.img" "$disk"
   config "$name" "$kind"
   lab_step "$kind.create" lck_create "$name" "$disk" "$LAB_RESULTS/$kind-create.json" || { dump_logs; return 1; }
-  lab_step "$kind.warmup" guest_wait "$name" '^GUEST iter 3 ' 600 >/dev/null || { dump_logs; return 1; }
+  # guest_warm keeps the console line off stdout; redirecting lab_step itself would hide its STEP line.
+  lab_step "$kind.warmup" guest_warm "$name" || { dump_logs; return 1; }
   line=$(guest_last "$name" '^GUEST iter ')
   lab_result "$kind.page_cache_kib" "$(sed -n 's/.*cached_kb=\([0-9]*\).*/\1/p' <<<"$line")"
   # Node starts slowly under TCG (minutes): status is read while the guest keeps working.
@@ -99,6 +100,8 @@ cycle() {
     lab_result "$kind.log_dirty" "$(json "$LAB_RESULTS/$kind-status.json" 'r.status.logDirty.state')"
     lab_result "$kind.mapped_pages" "$(json "$LAB_RESULTS/$kind-status.json" 'r.status.mappedPages')"
     lab_result "$kind.disk_reads" "$(json "$LAB_RESULTS/$kind-status.json" 'r.status.disks[0].io.reads')"
+  else
+    lab_result "$kind.status_exit" "$?"
   fi
 
   save_restore "$kind" "$name" 1 || return 1
