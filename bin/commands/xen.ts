@@ -89,7 +89,8 @@ export function xenCreate(
   return guarded(async () => {
     const xc = dom0();
     if (!existsSync(cfg)) throw new ExitError(`no such guest config: ${cfg}`, EXIT.usage);
-    const disks = opts.disk.map(parseDiskSpec);
+    // Absolute: the tracking process may run elsewhere (a daemon's cwd is /), and images record them.
+    const disks = opts.disk.map(parseDiskSpec).map((d) => ({ ...d, path: resolve(d.path) }));
     if (disks.length === 0) throw new ExitError('give at least one --disk <vdev>=<file>', EXIT.usage);
     for (const d of disks)
       if (!existsSync(d.path)) throw new ExitError(`no such disk file: ${d.path}`, EXIT.usage);

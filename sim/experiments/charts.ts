@@ -2,15 +2,16 @@
  * SVG charts of a paper run, specified in Vega-Lite and rendered by Vega in Node (no browser, no
  * native canvas: text widths are estimated, which is all an SVG needs).
  */
-import { parse, View } from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import type { CaseResult } from './case.ts';
 import { DELIVERIES, type CaseSummary } from './summary.ts';
 
 const MiB = 2 ** 20;
 const GUEST_ORDER = ['pv-linux', 'pvhvm-linux', 'hvm-linux', 'hvm-windows'];
 
+/** Vega is loaded on first use: several MB that only chart rendering needs, not every CLI start. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const [{ parse, View }, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new View(parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();

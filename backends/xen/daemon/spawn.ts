@@ -14,6 +14,18 @@ import type { DiskSpec } from './run.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 
+/**
+ * The node arguments that start this same CLI again: the running entry with its loader flags (tsx's,
+ * or none for the bundled CLI), else the project's entry through tsx (e.g. under a test runner).
+ */
+export function selfCommand(
+  entry = process.argv[1],
+  execArgv: readonly string[] = process.execArgv,
+): string[] {
+  if (entry && /leanckpt\.(ts|mjs|js)$/.test(entry)) return [...execArgv, entry];
+  return ['--import', 'tsx', join(ROOT, 'bin/leanckpt.ts')];
+}
+
 export interface SpawnOptions {
   readonly logDirtyMs: number;
   readonly unpause: boolean;
@@ -40,9 +52,7 @@ export async function spawnTracker(
   mkdirSync(dirname(log), { recursive: true });
   const fd = openSync(log, 'a');
   const args = [
-    '--import',
-    'tsx',
-    join(ROOT, 'bin/leanckpt.ts'),
+    ...selfCommand(),
     'xen',
     'track',
     String(domid),
@@ -52,7 +62,8 @@ export async function spawnTracker(
     ...(opts.unpause ? ['--unpause'] : []),
     ...(opts.record ? ['--record', opts.record] : []),
   ];
-  const child = spawn(process.execPath, args, { cwd: ROOT, detached: true, stdio: ['ignore', fd, fd] });
+  // cwd '/': a daemon must not keep the directory it was started from busy; its paths are absolute.
+  const child = spawn(process.execPath, args, { cwd: '/', detached: true, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   let exited: number | null | undefined;
   child.on('exit', (code) => (exited = code));

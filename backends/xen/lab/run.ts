@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { labStatus } from './build.ts';
+import { bundleCli } from './bundle.ts';
 import { LabError } from './errors.ts';
 import { checkFreeSpace, missingTools, missingToolsError, RUN_FREE_BYTES } from './prereq.ts';
 import { failures, parseRunOutput, retries, type RunOutput } from './protocol.ts';
@@ -33,8 +34,11 @@ export interface RunReport extends RunOutput {
   recipeHash: string;
 }
 
-/** Xen's own boot needs CET-free, SMAP/SMEP-free TCG here (see docs/lab.md). */
-export const QEMU_CPU = 'max,-smap,-smep';
+/**
+ * Xen's own boot needs CET-free, SMAP/SMEP-free TCG here (see docs/lab.md). LEANCKPT_LAB_CPU
+ * replaces the model, for trying others.
+ */
+export const QEMU_CPU = process.env.LEANCKPT_LAB_CPU ?? 'max,-smap,-smep';
 export const DOM0_MEM = '1536M';
 
 export function scenarios(): string[] {
@@ -153,6 +157,8 @@ export async function runScenario(opts: RunOptions): Promise<RunReport> {
   writeFileSync(join(runDir, 'scenario'), `${opts.scenario}\n`);
   writeFileSync(join(runDir, 'args'), `${(opts.args ?? []).join(' ')}\n`);
   writeFileSync(join(runDir, 'poweroff'), '');
+  // Scenarios run the CLI from this bundle when it is there (dom0 sees the run dir as $LAB_RESULTS).
+  await bundleCli(runDir);
 
   const timeout = (opts.timeoutSeconds ?? 3600) * 1000;
   const t0 = performance.now();

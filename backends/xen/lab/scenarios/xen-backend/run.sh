@@ -13,7 +13,14 @@ done
 lab_result guest_mem_mib "$mem"
 lab_result guest_workload "$workload"
 export LEANCKPT_RUN_DIR=$LAB_WORK/run
-LCK=(node "$LAB_PROJECT/node_modules/tsx/dist/cli.mjs" "$LAB_PROJECT/bin/leanckpt.ts")
+# The bundled CLI `lab run` writes (seconds to start under TCG, against minutes through tsx); koffi
+# resolves from the shared project's node_modules.
+if [ -f "$LAB_RESULTS/leanckpt.mjs" ]; then
+  export NODE_PATH=$LAB_PROJECT/node_modules
+  LCK=(node "$LAB_RESULTS/leanckpt.mjs")
+else
+  LCK=(node "$LAB_PROJECT/node_modules/tsx/dist/cli.mjs" "$LAB_PROJECT/bin/leanckpt.ts")
+fi
 lck() { "${LCK[@]}" "$@"; }
 # json FILE EXPR: a field of a JSON result (node is there; jq is not).
 json() { node -e "const r=JSON.parse(require('fs').readFileSync(process.argv[1],'utf8')); console.log($2)" "$1"; }

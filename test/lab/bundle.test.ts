@@ -1,0 +1,52 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bundleCli } from '../../backends/xen/lab/bundle.ts';
+import { PROJECT_ROOT } from '../../backends/xen/lab/recipe.ts';
+import { selfCommand } from '../../backends/xen/daemon/spawn.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'lck-bundle-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Runs the bundle from outside the project, as dom0 does: koffi only through NODE_PATH. */
+function runBundle(file: string, args: string[]): { status: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [file, ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, NODE_PATH: join(PROJECT_ROOT, 'node_modules') },
+  });
+  return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('the bundled CLI for the lab', () => {
+  it('runs from a directory outside the project and keeps the CLI behaviour', async () => {
+    const file = await bundleCli(dir);
+    const help = runBundle(file, ['xen', '--help']);
+    expect(help.status).toBe(0);
+    expect(help.out).toContain('restore');
+    // Loads koffi (through NODE_PATH) and then fails cleanly: this machine is not a dom0.
+    const status = runBundle(file, ['xen', 'status', '1']);
+    expect(status.status).toBe(2);
+    expect(status.err).toMatch(/not a Xen dom0: .* missing/);
+    expect(status.err).not.toMatch(/\n\s+at /);
+  }, 60_000);
+});
+
+describe('selfCommand (how a tracking process is started)', () => {
+  it('re-runs the bundle as it is, with the same node flags', () => {
+    expect(selfCommand('/lab/results/leanckpt.mjs', [])).toEqual(['/lab/results/leanckpt.mjs']);
+  });
+  it('keeps the loader flags of a tsx-started CLI', () => {
+    const flags = ['--require', '/p/preflight.cjs', '--import', 'file:///p/loader.mjs'];
+    expect(selfCommand('/p/bin/leanckpt.ts', flags)).toEqual([...flags, '/p/bin/leanckpt.ts']);
+  });
+  it('falls back to the project entry through tsx under another entry (a test runner)', () => {
+    expect(selfCommand('/x/vitest.mjs', ['--foo'])).toEqual([
+      '--import',
+      'tsx',
+      join(PROJECT_ROOT, 'bin/leanckpt.ts'),
+    ]);
+  });
+});
