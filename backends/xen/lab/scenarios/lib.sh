@@ -139,6 +139,13 @@ guest_config() {
     return 1
   fi
   echo "$disk" >>"$LAB_WORK/disks-used"
+  guest_xl_config "$name" "$type" "$workload" "$mem" "$disk"
+}
+
+# guest_xl_config NAME TYPE WORKLOAD MEM_MIB [DISK]: the xl config itself. Without DISK (a phy target)
+# the config names no disk: guests whose disk leanckpt serves get it from `leanckpt xen create --disk`.
+guest_xl_config() {
+  local name=$1 type=$2 workload=$3 mem=$4 disk=${5:-}
   {
     echo "name = \"$name\""
     echo "type = \"$type\""
@@ -147,7 +154,7 @@ guest_config() {
     echo "extra = \"console=hvc0 loglevel=4 lab.workload=$workload\""
     echo "memory = $mem"
     echo "vcpus = 1"
-    echo "disk = [ 'format=raw,vdev=xvda,access=rw,backendtype=phy,target=$disk' ]"
+    if [ -n "$disk" ]; then echo "disk = [ 'format=raw,vdev=xvda,access=rw,backendtype=phy,target=$disk' ]"; fi
     echo 'on_crash = "preserve"'
     # TCG's emulated SVM has no NRIP save: RDTSCP in an HVM-kind guest stalls it unless hidden.
     if [ "$type" = pvh ]; then echo 'cpuid = "host,rdtscp=0"'; fi

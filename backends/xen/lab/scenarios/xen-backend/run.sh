@@ -25,21 +25,6 @@ lck() { "${LCK[@]}" "$@"; }
 # json FILE EXPR: a field of a JSON result (node is there; jq is not).
 json() { node -e "const r=JSON.parse(require('fs').readFileSync(process.argv[1],'utf8')); console.log($2)" "$1"; }
 
-config() {
-  local name=$1 type=$2
-  {
-    echo "name = \"$name\""
-    echo "type = \"$type\""
-    echo "kernel = \"$LAB_GUEST/vmlinuz\""
-    echo "ramdisk = \"$LAB_GUEST/initrd.gz\""
-    echo "extra = \"console=hvc0 loglevel=4 lab.workload=$workload\""
-    echo "memory = $mem"
-    echo "vcpus = 1"
-    echo 'on_crash = "preserve"'
-    if [ "$type" = pvh ]; then echo 'cpuid = "host,rdtscp=0"'; fi
-  } >"$LAB_WORK/$name.cfg"
-}
-
 # Tracking runs in the foreground `xen create` process, started before `xl create`: processes forked
 # right after `xl create` are the ones the emulated host damages (see docs/lab.md).
 lck_create() {
@@ -96,7 +81,7 @@ save_restore() {
 cycle() {
   local kind=$1 name=lck-$1 disk=$LAB_WORK/$1.img t0 line
   cp "$LAB_GUEST/disk-4k.img" "$disk"
-  config "$name" "$kind"
+  guest_xl_config "$name" "$kind" "$workload" "$mem"
   lab_step "$kind.create" lck_create "$name" "$disk" "$LAB_RESULTS/$kind-create.json" || { dump_logs; return 1; }
   # guest_warm keeps the console line off stdout; redirecting lab_step itself would hide its STEP line.
   lab_step "$kind.warmup" guest_warm "$name" || { dump_logs; return 1; }
