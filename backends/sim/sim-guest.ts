@@ -4,7 +4,8 @@
  * stream stops until resume(), exactly like a paused domain.
  */
 import { Observable } from 'rxjs';
-import type { EventBatch } from '../../core/events/batch.ts';
+import { Op, type EventBatch } from '../../core/events/batch.ts';
+import { BatchBuilder } from '../../core/events/builder.ts';
 import { endsInCheckpoint, splitAtCheckpoints } from '../../core/events/split.ts';
 import type {
   BlockStore,
@@ -46,7 +47,7 @@ export class SimGuest implements EventSource, DomainControl, DiskSnapshotter {
       let stopped = false;
       const run = async (): Promise<void> => {
         for await (const big of this.batches) {
-          for (const batch of splitAtCheckpoints(big)) {
+          for (const batch of splitAtCheckpoints(big).flatMap(splitAfterDirty)) {
             if (stopped) return;
             // The world first: when the core sees an event, the guest's content already reflects it.
             this.world.apply(batch);
@@ -93,4 +94,24 @@ export class SimGuest implements EventSource, DomainControl, DiskSnapshotter {
     }));
     return new SymbolicBlockStore(disks, this.world.snapshotDisks());
   }
+}
+
+/**
+ * Ends a batch after every Dirty event (a recorded log-dirty epoch). The world runs a batch ahead of
+ * the core, and hash revalidation looks at the world: at a Dirty event it must see the pages as they
+ * were at that epoch's end, not as later events of the same batch left them. Batches without a Dirty
+ * event before their last event are returned as they are.
+ */
+function splitAfterDirty(batch: EventBatch): EventBatch[] {
+  let inside = false;
+  for (let i = 0; i < batch.length - 1; i++) if (batch.op[i] === Op.Dirty) inside = true;
+  if (!inside) return [batch];
+  const out: EventBatch[] = [];
+  const b = new BatchBuilder();
+  for (let i = 0; i < batch.length; i++) {
+    b.copy(batch, i);
+    if (batch.op[i] === Op.Dirty) out.push(b.build());
+  }
+  if (b.length > 0) out.push(b.build());
+  return out;
 }

@@ -4,6 +4,10 @@
  * disk; whatever the event model calls undefined (a page written while its request flies, racing
  * requests, failures, I/O in flight at a checkpoint) gets fresh "torn" seeds, so a wrong mapping can
  * never match by luck. Its race detection is deliberately naive and separate from the tracker's.
+ *
+ * A `dirty` record (a log-dirty epoch, as a Xen recording has them) gives fresh content only to the
+ * pages the trace shows no write for in that epoch: a page the recording backend's own I/O accounts
+ * for (a read filled it, or the guest wrote it and then wrote it out) keeps the content that I/O left.
  */
 import { IoDir, Op, type EventBatch } from '../../core/events/batch.ts';
 import { EventError } from '../../core/errors.ts';
@@ -23,6 +27,8 @@ interface Flight {
   torn: boolean;
   /** Pages the guest wrote while it flew: only their segments are undefined. */
   readonly written: Set<number>;
+  /** The log-dirty epoch it was submitted in. */
+  readonly epoch: number;
 }
 
 const SPP = SECTORS_PER_PAGE;
@@ -36,10 +42,18 @@ export class ReplayWorld {
   private readonly flights = new Map<number, Flight>();
   /** pfn -> number of in-flight requests using it; lets memory writes skip the scan when 0. */
   private readonly busy = new Map<number, number>();
+  /** Log-dirty epoch: the number of `dirty` records applied so far. */
+  private epoch = 0;
+  /**
+   * Per page: 1 + the last epoch in which the trace's own I/O accounts for a dirty bit on it (a read
+   * filled it; a write submitted and completed in that epoch took it), else 0.
+   */
+  private readonly accounted: Uint32Array;
 
   constructor(readonly geometry: GuestGeometry) {
     this.pageCount = geometry.pageCount;
     this.memory = new Float64Array(geometry.pageCount * SPP);
+    this.accounted = new Uint32Array(geometry.pageCount);
     geometry.disks.forEach((d, k) => this.disks.set(d.id, new SymbolicDisk(k, d.sectors)));
   }
 
@@ -61,9 +75,11 @@ export class ReplayWorld {
           break;
         case Op.MemWrite:
         case Op.Release:
-        case Op.Dirty:
-          // A release loses the content; a dirty report (epoch trace) may hide any write: all are new.
+          // A release loses the content: it is new, like a written page's.
           for (let k = from; k < to; k++) this.cpuWrite(b.pfn[k]!);
+          break;
+        case Op.Dirty:
+          this.dirty(b, from, to);
           break;
         case Op.Checkpoint:
           this.tearInflight();
@@ -99,6 +115,7 @@ export class ReplayWorld {
       last: column(b.last, from, to),
       torn: false,
       written: new Set(),
+      epoch: this.epoch,
     };
     if (f.sector + f.count > disk.sectors)
       throw new EventError(`request ${id}: beyond the end of disk ${b.disk[i]}`);
@@ -121,6 +138,7 @@ export class ReplayWorld {
       if (n > 0) this.busy.set(pfn, n);
       else this.busy.delete(pfn);
     }
+    this.account(f);
     if (f.dir === IoDir.Discard || !ok || f.torn) {
       this.tear(f);
       return;
@@ -146,6 +164,35 @@ export class ReplayWorld {
     } else {
       for (let s = f.sector; s < f.sector + f.count; s++) f.disk.set(s, this.seeds.fresh());
     }
+  }
+
+  /**
+   * A log-dirty epoch ends: every page named was written at some moment of the epoch. Where the trace
+   * shows that write (the backend's own grant copy into the page, or the guest's write of a page it
+   * then wrote out in the same epoch), the page already holds what it wrote, and the record says
+   * nothing more. Any other named page was written by the guest at an unknown moment: fresh content,
+   * undefined for the requests in flight on it.
+   */
+  private dirty(b: EventBatch, from: number, to: number): void {
+    const stamp = this.epoch + 1;
+    for (let k = from; k < to; k++) {
+      const pfn = b.pfn[k]!;
+      if (pfn >= this.pageCount) throw new EventError(`page ${pfn} outside the guest`);
+      if (this.accounted[pfn] !== stamp) this.cpuWrite(pfn);
+    }
+    this.epoch++;
+  }
+
+  /**
+   * Marks the pages a completing request accounts for in the current epoch's dirty bits. A read's
+   * targets: the backend copies the data right before it reports the completion, and Xen marks the
+   * copy's destination dirty. A write's sources only if it was submitted in this epoch too: the guest
+   * wrote the page before submitting it, and that write is in this epoch only if the submit is.
+   */
+  private account(f: Flight): void {
+    if (f.dir === IoDir.Write && f.epoch !== this.epoch) return;
+    const stamp = this.epoch + 1;
+    for (const pfn of f.pfn) this.accounted[pfn] = stamp;
   }
 
   private cpuWrite(pfn: number): void {
