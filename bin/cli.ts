@@ -105,6 +105,7 @@ export function buildProgram(): Command {
       examples(
         'leanckpt replay traces/samples/rule-09-inflight-at-checkpoint.jsonl',
         'leanckpt replay run.lctrace --delivery epoch --epoch 1024 --revalidate --json',
+        'leanckpt replay guest.lctrace --revalidate   # recorded by xen create --record, replayed as tracked',
       ),
     )
     .action(async (trace: string, opts: ReplayCliOptions) => {

@@ -45,12 +45,12 @@ export function addDeliveryOptions(cmd: Command): Command {
     .option('--epoch <events>', 'events per epoch with --delivery epoch', positiveInt('--epoch'), 1024)
     .option(
       '--revalidate',
-      'with --delivery epoch: keep dirty-reported pages whose content hash still matches',
+      "keep dirty-reported pages whose content hash still matches (--delivery epoch's, or a trace's own)",
     );
 }
 
 export function deliveryOf(f: DeliveryFlags): Delivery {
-  return f.delivery === 'precise'
-    ? PRECISE
-    : { kind: 'epoch', epochEvents: f.epoch, revalidate: f.revalidate === true };
+  if (f.delivery === 'epoch')
+    return { kind: 'epoch', epochEvents: f.epoch, revalidate: f.revalidate === true };
+  return f.revalidate === true ? { kind: 'precise', revalidate: true } : PRECISE;
 }

@@ -56,7 +56,8 @@ export class CheckpointEngine {
     private readonly deps: EngineDeps,
     private readonly opts: EngineOptions,
   ) {
-    const revalidate = opts.delivery.kind === 'epoch' && opts.delivery.revalidate;
+    // In precise delivery, revalidation applies to the dirty events the source itself carries.
+    const revalidate = opts.delivery.revalidate === true;
     this.tracker = new PageBlockTracker(deps.source.geometry, { revalidate, probe: deps.probe });
   }
 

@@ -60,3 +60,38 @@ describe('replay with verification', () => {
     });
   }
 });
+
+describe('replaying a trace that carries its own log-dirty epochs', () => {
+  // Epoch 1: pages 0..2 read (their DMA dirties them). Epoch 2: page 1 written by the guest only.
+  // Epoch 3: the guest writes page 3 and writes it out. Page 2 is never reported dirty.
+  const events = batchOf([
+    { op: 'submit', id: 1, dir: 'read', disk: 0, sector: 0, segs: [0, 1, 2].map((p) => [p, 0, 7] as const) },
+    { op: 'complete', id: 1, ok: true },
+    { op: 'dirty', pfns: [0, 1] },
+    { op: 'dirty', pfns: [1] },
+    { op: 'submit', id: 2, dir: 'write', disk: 0, sector: 40, segs: [[3, 0, 7]] },
+    { op: 'complete', id: 2, ok: true },
+    { op: 'dirty', pfns: [3] },
+    { op: 'checkpoint', name: 'end' },
+  ]);
+  const run = (delivery: string) =>
+    replay(header, [events], { delivery: parseDelivery(delivery), policy: 'p2b' });
+
+  it('without revalidation, every page a dirty record names loses its mapping', async () => {
+    const r = await run('precise');
+    expect(r.checkpoints[0]).toMatchObject({ mappedPages: 1, verified: true });
+    expect(r.tracker.killedByDirty).toBe(3);
+  });
+
+  it('with revalidation, pages whose dirty bit the trace accounts for keep it, as the recording tracker did', async () => {
+    const r = await run('precise+revalidate');
+    expect(r.delivery).toBe('precise+revalidate');
+    expect(r.checkpoints[0]).toMatchObject({ mappedPages: 3, verified: true });
+    expect(r.tracker).toMatchObject({ keptByRevalidation: 3, killedByDirty: 1 });
+  });
+
+  it('epoch delivery on top adds its own epochs and keeps the same pages', async () => {
+    const r = await run('epoch:2+revalidate');
+    expect(r.checkpoints[0]).toMatchObject({ mappedPages: 3, verified: true });
+  });
+});

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { memoryContainer } from '../../../backends/memory/container.ts';
 import type { GuestScript } from '../../../backends/memory/scripted-guest.ts';
 import { FlatMemory, MemoryWorld } from '../../../backends/memory/world.ts';
-import { parseDelivery, PRECISE, type Delivery } from '../../../core/checkpoint/delivery.ts';
+import { deliveryName, parseDelivery, PRECISE, type Delivery } from '../../../core/checkpoint/delivery.ts';
 import type { CheckpointRecord } from '../../../core/checkpoint/engine.ts';
 import { loadHasher } from '../../../core/hash.ts';
 import { POLICIES, restoreImage } from '../../../core/image/index.ts';
@@ -90,11 +90,14 @@ describe('CheckpointEngine', () => {
 });
 
 describe('parseDelivery', () => {
-  it('parses the three modes and rejects anything else', () => {
+  it('parses the four modes and rejects anything else', () => {
     expect(parseDelivery('precise')).toEqual(PRECISE);
+    expect(parseDelivery('precise+revalidate')).toEqual({ kind: 'precise', revalidate: true });
+    expect(deliveryName(parseDelivery('precise+revalidate'))).toBe('precise+revalidate');
+    expect(deliveryName(PRECISE)).toBe('precise');
     expect(parseDelivery('epoch:5')).toEqual({ kind: 'epoch', epochEvents: 5, revalidate: false });
     expect(parseDelivery('epoch:5+revalidate')).toEqual({ kind: 'epoch', epochEvents: 5, revalidate: true });
-    for (const bad of ['', 'epoch', 'epoch:0', 'epoch:x', 'exact'])
+    for (const bad of ['', 'epoch', 'epoch:0', 'epoch:x', 'exact', 'precise+', 'revalidate'])
       expect(() => parseDelivery(bad)).toThrow(RangeError);
   });
 });
