@@ -26,8 +26,12 @@ export class EventBus implements IoEvents {
     this.builder.complete(id, ok);
   }
 
+  /**
+   * One log-dirty epoch's pages. An empty epoch is kept too: a recorded trace then marks every epoch
+   * boundary, which the replay needs to tell which epoch a request's data moved in.
+   */
   dirty(pfns: ArrayLike<number>): void {
-    if (pfns.length > 0) this.builder.dirty(pfns);
+    this.builder.dirty(pfns);
   }
 
   /** Any event, as an object (tests, and events that are rare enough not to matter for speed). */

@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { replay } from '../../../backends/sim/replay.ts';
+import { parseDelivery } from '../../../core/checkpoint/delivery.ts';
 import { loadHasher } from '../../../core/hash.ts';
 import { makeHeader, openTrace, TraceWriter } from '../../../core/trace/index.ts';
 import { ControlClient, RemoteTrackedDomain, serveControl } from '../../../backends/xen/daemon/control.ts';
@@ -120,6 +122,64 @@ describe('tracking session', () => {
     let events = 0;
     for await (const b of trace.batches) events += b.length;
     expect(events).toBe(r.events);
+  });
+
+  it('records a trace whose replay predicts the map the live tracker cut (revalidation included)', async () => {
+    const path = join(dir, 'life.jsonl');
+    const writer = await TraceWriter.create(
+      path,
+      makeHeader(128, [{ id: XVDA, sectors: 2048 }], { source: 'test' }),
+    );
+    const { session, front, guest, disk } = await setup({ record: writer });
+    const flip = (pfn: number) => guest.cpuWrite(pfn, 7, guest.page(pfn)[7]! ^ 0x3c);
+    await front.request({ op: 'read', sector: 0, segs: [{ pfn: 1 }, { pfn: 2 }, { pfn: 3 }] });
+    session.logDirty.tick(); // our grant copies dirtied 1..3: kept
+    flip(2);
+    session.logDirty.tick(); // the guest wrote 2: killed
+    session.logDirty.tick(); // nothing dirty: an empty epoch, recorded too
+    flip(5);
+    await front.request({ op: 'write', sector: 400, segs: [{ pfn: 5 }] });
+    session.logDirty.tick(); // the guest wrote 5, then wrote it out: kept
+    flip(6);
+    session.logDirty.tick();
+    disk.delayMs = 20;
+    const slow = front.request({ op: 'write', sector: 600, segs: [{ pfn: 6 }] });
+    await new Promise((r) => setTimeout(r, 5));
+    session.logDirty.tick(); // nothing dirty while the write flies: the epoch it was submitted in ends
+    expect(await slow).toBe(0);
+    disk.delayMs = 0;
+    flip(6);
+    session.logDirty.tick(); // the guest wrote 6 after it was written out: killed
+    flip(1);
+    await session.quiesce(); // the final epoch: the guest wrote 1, killed
+    const live = new Map<number, number>();
+    for (const pfn of [1, 2, 3, 5, 6]) {
+      const at = mapped(session, pfn);
+      if (at !== undefined) live.set(pfn, at);
+    }
+    expect(live).toEqual(
+      new Map([
+        [3, 16],
+        [5, 400],
+      ]),
+    );
+    await session.release();
+    await writer.close();
+
+    const predicted = async (delivery: string) => {
+      const trace = await openTrace(path);
+      const cuts: Map<number, number>[] = [];
+      await replay(trace.header, trace.batches, {
+        delivery: parseDelivery(delivery),
+        policy: 'p2b',
+        onCheckpoint: async ({ cut }) => {
+          cuts.push(new Map(Array.from(cut.mapping.pfn, (pfn, i) => [pfn, cut.mapping.sector[i]!])));
+        },
+      });
+      return cuts;
+    };
+    expect(await predicted('precise+revalidate')).toEqual([live]);
+    expect(await predicted('precise')).toEqual([new Map()]);
   });
 
   it('serves quiesce/resume/status/release over the control socket', async () => {
