@@ -63,6 +63,15 @@ describe('leanckpt replay', () => {
     expect(r.out).toMatch(/epoch:2\+revalidate delivery/);
   });
 
+  it('--revalidate without --delivery epoch revalidates the dirty records a recorded trace carries', () => {
+    const trace = join(root, 'test/fixtures/xen/pv-life-run6.lctrace');
+    const r = leanckpt('replay', trace, '--revalidate', '--json');
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.out);
+    expect(result.delivery).toBe('precise+revalidate');
+    expect(result.checkpoints.map((c: { mappedPages: number }) => c.mappedPages)).toEqual([28_086]);
+  });
+
   const cases: [string, RegExp][] = [
     ['truncated', /line 3/],
     ['unknown-op', /line 2: .*io_frobnicate/],
