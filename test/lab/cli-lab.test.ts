@@ -103,7 +103,7 @@ describe('exit codes', () => {
 describe('qemuArgs', () => {
   it('boots Xen under TCG with the CPU flags it needs and shares the tree read-only', () => {
     const a = qemuArgs('/lab', '/lab/runs/r1', '/src').join(' ');
-    expect(a).toContain('-accel tcg -cpu max,-smap,-smep');
+    expect(a).toContain('-accel tcg -cpu max,-smap,-smep,-xsave');
     expect(a).toContain('-kernel /lab/dom0-image/xen.elf');
     expect(a).toContain('-snapshot');
     expect(a).toContain('local,path=/src,mount_tag=lckproject,security_model=none,id=lckproject,readonly=on');

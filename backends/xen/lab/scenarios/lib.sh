@@ -204,5 +204,14 @@ verify_stream() {
   PYTHONPATH=/usr/lib/xen-4.17/lib/python python3 /usr/lib/xen-4.17/bin/verify-stream-v2 -f xl -v -i "$1" >"$2" 2>&1
 }
 
+# stream_records LOG: "N libxc records, P of them page data" from a verify_stream log (the checker
+# lists each record but squashes runs of page data into one line).
+stream_records() {
+  local listed pages
+  listed=$(grep -c '^Libxc Record' "$1")
+  pages=$(sed -n 's/^Squashed \([0-9]*\) Page Data records.*/\1/p' "$1")
+  echo "$((listed + ${pages:-0})) libxc records, ${pages:-0} of them page data"
+}
+
 # lab_finish: exit status of the scenario (nonzero when any step, check or integrity report failed).
 lab_finish() { exit "$LAB_FAILED"; }

@@ -38,6 +38,12 @@ lck_create() {
   done
   return 1
 }
+# lck_json FILE ARGS...: a leanckpt command's --json result into FILE (at most 20 minutes).
+lck_json() {
+  local out=$1
+  shift
+  timeout 1200 "${LCK[@]}" "$@" --json >"$out"
+}
 lck_save() { lck xen save "$1" "$2" --json >"$3"; }
 lck_restore() { xl destroy "$1" >/dev/null 2>&1; lck xen restore "$2" --json >"$3"; }
 dump_logs() {
@@ -58,14 +64,15 @@ save_restore() {
   if [ "$n" = 1 ] && [ "${oracle:-no}" = yes ]; then
     # Before the restore changes the disk: the rebuilt stream must pass Xen's checker, and the oracle
     # (every stream page equal to some disk range) gives the capture ratio.
-    if lab_step "$kind.rebuild" lck xen rebuild "$img" "$LAB_WORK/rebuilt.xl" --json >"$out-rebuild.json" &&
+    # lab_step's own STEP line goes to stdout: each JSON result is redirected inside the step (lck_json).
+    if lab_step "$kind.rebuild" lck_json "$out-rebuild.json" xen rebuild "$img" "$LAB_WORK/rebuilt.xl" &&
       lab_step "$kind.verify_rebuilt" verify_stream "$LAB_WORK/rebuilt.xl" "$LAB_RESULTS/verify-rebuilt-$kind.log"; then
-      lab_check "$kind.verify_rebuilt" ok "$(grep -c -i record "$LAB_RESULTS/verify-rebuilt-$kind.log") record lines"
+      lab_check "$kind.verify_rebuilt" ok "$(stream_records "$LAB_RESULTS/verify-rebuilt-$kind.log")"
     else
       lab_check "$kind.verify_rebuilt" fail "see verify-rebuilt-$kind.log"
     fi
     rm -f "$LAB_WORK/rebuilt.xl"
-    if lab_step "$kind.oracle" timeout 1200 "${LCK[@]}" xen oracle "$img" --json >"$out-oracle.json"; then
+    if lab_step "$kind.oracle" lck_json "$out-oracle.json" xen oracle "$img"; then
       lab_result "$kind.oracle_matched" "$(json "$out-oracle.json" r.matchedOrdinary)"
       lab_result "$kind.capture" "$(json "$out-oracle.json" 'r.capture.toFixed(4)')"
     fi
