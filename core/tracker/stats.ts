@@ -16,12 +16,21 @@ export interface TrackerStats {
   keptByRevalidation: number;
   /** Rule 6: completions whose page the guest wrote while the request was in flight. */
   taintedSegments: number;
+  /**
+   * Rule 6 with hash revalidation: tainted full-page read segments mapped all the same, because the
+   * page hashed like its sectors at the completion (counted in taintedSegments too).
+   */
+  taintedKeptByRevalidation: number;
   /** Rule 7: completions of requests that raced with another in-flight request. */
   conflictedRequests: number;
   /** Rule 8: failed completions. */
   failedRequests: number;
   /** Rule 9: mappings left out of a checkpoint because in-flight I/O made them undefined. */
   excludedAtCheckpoint: number;
+  /** Mappings taken over at a quiet point (adoptVerifiedMappings, e.g. after a restore). */
+  adopted: number;
+  /** Offered mappings not adopted: the page did not hash like the content it claims. */
+  adoptionRejected: number;
 }
 
 export function emptyStats(): TrackerStats {
@@ -36,8 +45,11 @@ export function emptyStats(): TrackerStats {
     killedByDirty: 0,
     keptByRevalidation: 0,
     taintedSegments: 0,
+    taintedKeptByRevalidation: 0,
     conflictedRequests: 0,
     failedRequests: 0,
     excludedAtCheckpoint: 0,
+    adopted: 0,
+    adoptionRejected: 0,
   };
 }

@@ -21,6 +21,28 @@ export interface TrackerOptions {
   readonly probe?: ContentProbe;
 }
 
+/**
+ * Mappings established outside the event stream, offered to adoptVerifiedMappings(): e.g. the pages a
+ * restore read back from the disks and verified. Entry i claims page `pfn[i]` holds the 8 sectors
+ * from `sector[i]` of disk `disk[i]`.
+ */
+export interface OfferedMappings extends MapSnapshot {
+  /**
+   * Hash of each entry's disk content (what the mapping claims), where the caller already has it (the
+   * image recorded it and the restore verified the sectors against it). Else the probe hashes the disk.
+   */
+  readonly hash?: BigUint64Array;
+}
+
+/** What adoptVerifiedMappings() did with the offer. */
+export interface Adoption {
+  readonly offered: number;
+  /** Entries now in the map. */
+  readonly adopted: number;
+  /** Entries whose page did not hash like the content they claim (revalidation on): not mapped. */
+  readonly rejected: number;
+}
+
 /** A checkpoint barrier as the tracker saw it: the mappings an image may use at that instant. */
 export interface CheckpointCut {
   readonly name: string;
@@ -174,7 +196,8 @@ export class PageBlockTracker {
       } else if (this.inflight.isTainted(req, pfn)) {
         // Rule 6: the guest wrote the page while the DMA was under way; its content is undefined.
         this.stats.taintedSegments++;
-        this.map.unmap(pfn);
+        if (this.probe) this.revalidateTainted(pfn, g);
+        else this.map.unmap(pfn);
       } else {
         // Rule 1: the page now holds exactly these sectors.
         this.map.map(pfn, g, this.claimHash(pfn, g));
@@ -237,6 +260,80 @@ export class PageBlockTracker {
     }
     this.stats.killedByDirty++;
     this.map.unmap(pfn);
+  }
+
+  /**
+   * Rule 6 with hash revalidation: a full-page read segment whose page was reported written (or dirty)
+   * while the request flew. With log-dirty, our own grant copy of the read dirties the page, so an
+   * epoch that ends before the completion event taints nearly every read in flight across it. Instead
+   * of dropping the page, decide by content: map it iff the page hashes, now, like the sectors it was
+   * read from (the claim is the disk's hash, as for every mapping, so the page cannot vouch for itself).
+   *
+   * Sound: the hash is taken now, at the completion (the probe is synchronous: no later event of this
+   * page can be applied before the decision). A guest write before the hash is in the bytes hashed, so
+   * a page it changed does not match and is not mapped. A write after the hash happens after the
+   * completion in stream order and reaches the tracker as a later memory write or dirty report, which
+   * kills (or revalidates) the mapping by the usual rule 5 / epoch rule. A page that cannot be read
+   * gets a hash that cannot match its claim (the probe's contract), so it stays unmapped. The mapping is
+   * put in first so that the probe sees the claim it is checked against.
+   */
+  private revalidateTainted(pfn: number, g: number): void {
+    const claim = this.claimHash(pfn, g);
+    this.map.map(pfn, g, claim);
+    if (this.probe!.hashPage(pfn) === claim) this.stats.taintedKeptByRevalidation++;
+    else this.map.unmap(pfn);
+  }
+
+  /**
+   * Takes over mappings established outside the event stream, e.g. the pages a restore read back from
+   * the disks and verified, so a tracker started for the restored domain does not start empty.
+   *
+   * Only at a quiet point: refused (throws) while any request is in flight, since an in-flight read
+   * could overwrite an adopted page and an in-flight write its sectors with nothing in the stream to
+   * say when. The caller vouches that the disk still holds what each entry claims (the restore
+   * verified the sectors, and the disk is only written through the backend that feeds this tracker);
+   * a later write or discard over the sectors kills the mapping by rules 2 and 3 as for any other.
+   * With revalidation each page is also hashed now and adopted only if it equals its claim: a write
+   * before this instant (e.g. the toolstack fixing up a page after the restore wrote it) is in the
+   * bytes hashed, one after it is reported by a later epoch and revalidated as usual. Without
+   * revalidation the entries are adopted as offered: the caller guarantees the guest has not run since
+   * the pages were written (and the save's check of every left-out page is the last word anyway).
+   * An entry replaces whatever mapping its page had; a rejected one leaves its page unmapped.
+   */
+  adoptVerifiedMappings(offer: OfferedMappings): Adoption {
+    if (this.inflight.size > 0) {
+      throw new EventError(
+        `cannot adopt mappings while ${this.inflight.size} request(s) are in flight: only at a quiet point`,
+      );
+    }
+    const n = offer.length;
+    if (offer.pfn.length !== n || offer.disk.length !== n || offer.sector.length !== n) {
+      throw new EventError(`offered mappings: columns of different lengths (${n} entries announced)`);
+    }
+    if (offer.hash && offer.hash.length !== n) {
+      throw new EventError(`offered mappings: ${offer.hash.length} hashes for ${n} entries`);
+    }
+    // Checked in full before anything changes: a bad offer adopts nothing.
+    const globals = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      this.page(offer.pfn[i]!);
+      globals[i] = this.space.toGlobal(offer.disk[i]!, offer.sector[i]!, SECTORS_PER_PAGE);
+    }
+    let adopted = 0;
+    for (let i = 0; i < n; i++) {
+      const pfn = offer.pfn[i]!;
+      const g = globals[i]!;
+      const claim = this.probe ? (offer.hash?.[i] ?? this.claimHash(pfn, g)) : 0n;
+      this.map.map(pfn, g, claim);
+      if (this.probe && this.probe.hashPage(pfn) !== claim) {
+        this.map.unmap(pfn);
+        continue;
+      }
+      adopted++;
+    }
+    this.stats.adopted += adopted;
+    this.stats.adoptionRejected += n - adopted;
+    return { offered: n, adopted, rejected: n - adopted };
   }
 
   /** The content hash a new mapping claims: that of the disk sectors, which is what it promises. */

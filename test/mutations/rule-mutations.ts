@@ -120,6 +120,24 @@ export const RULE_MUTATIONS: readonly RuleMutation[] = [
     replace: 'return disk + sector >= 0 ? this.probe.hashPage(pfn) : 0n;',
   },
   {
+    rule: '6 + revalidation: a tainted read segment is mapped only if its page hashes like its sectors',
+    file: 'core/tracker/tracker.ts',
+    find: 'if (this.probe!.hashPage(pfn) === claim) this.stats.taintedKeptByRevalidation++;\n    else this.map.unmap(pfn);',
+    replace: 'this.stats.taintedKeptByRevalidation++;',
+  },
+  {
+    rule: 'adoption: refused while requests are in flight',
+    file: 'core/tracker/tracker.ts',
+    find: 'if (this.inflight.size > 0) {',
+    replace: 'if (this.inflight.size > 0 && false) {',
+  },
+  {
+    rule: 'adoption: with revalidation, a page not holding what it claims is not adopted',
+    file: 'core/tracker/tracker.ts',
+    find: 'if (this.probe && this.probe.hashPage(pfn) !== claim) {',
+    replace: 'if (false) {',
+  },
+  {
     rule: 'epoch: the last epoch is flushed before the checkpoint',
     file: 'core/tracker/operators/deliver-in-epochs.ts',
     find: 'if (op === Op.Checkpoint) flush();',

@@ -99,3 +99,97 @@ describe('hash revalidation', () => {
     expect(() => new PageBlockTracker(GEOMETRY, { revalidate: true })).toThrow(/probe/);
   });
 });
+
+describe('rule 6 with hash revalidation: a read tainted in flight is mapped iff its page matches', () => {
+  it('maps a read whose page only our own DMA dirtied before the completion (epoch ended mid-flight)', () => {
+    const { world, tracker, io, report } = setup(true);
+    world.submit(1, 'read', 0, 8, [[3, 0, 7]]);
+    io();
+    world.transfer(1, 0); // the grant copy sets the page's dirty bit
+    report(3); // the epoch ends before the completion event: page 3 counts as written (rule 6)
+    world.complete(1, true);
+    io();
+    expect(mappings(tracker)).toEqual({ 3: '0:8' });
+    expect(tracker.stats).toMatchObject({ taintedSegments: 1, taintedKeptByRevalidation: 1 });
+  });
+
+  it('maps it when the guest wrote the page before the DMA overwrote it', () => {
+    const { world, tracker, io, report } = setup(true);
+    world.submit(1, 'read', 0, 8, [[3, 0, 7]]);
+    io();
+    world.memWrite([3]);
+    report(3);
+    world.complete(1, true); // the data moves now, over the guest's write
+    io();
+    expect(mappings(tracker)).toEqual({ 3: '0:8' });
+  });
+
+  it('does not map a page the guest wrote after the DMA (different content)', () => {
+    const { world, tracker, io, report } = setup(true);
+    world.submit(1, 'read', 0, 8, [
+      [3, 0, 7],
+      [4, 0, 7],
+    ]);
+    io();
+    world.transfer(1, 0);
+    world.transfer(1, 1);
+    world.memWrite([3]); // a real guest write mid-flight
+    report(3, 4);
+    world.complete(1, true);
+    io();
+    expect(mappings(tracker)).toEqual({ 4: '0:16' });
+    expect(tracker.stats).toMatchObject({ taintedSegments: 2, taintedKeptByRevalidation: 1 });
+  });
+
+  it('a mapping kept that way still dies when the guest writes the page later', () => {
+    const { world, tracker, io, report } = setup(true);
+    world.submit(1, 'read', 0, 8, [[3, 0, 7]]);
+    io();
+    report(3);
+    world.complete(1, true);
+    io();
+    expect(mappings(tracker)).toEqual({ 3: '0:8' });
+    world.memWrite([3]);
+    report(3);
+    expect(mappings(tracker)).toEqual({});
+  });
+
+  it('a page that cannot be read stays unmapped', () => {
+    const world = new MemoryWorld({ pageCount: GEOMETRY.pageCount, disks: GEOMETRY.disks });
+    const probe = worldProbe(world, hasher.hash64);
+    // An unreadable page hashes unlike its claim, whatever the claim is (the Xen probe's contract).
+    const claimed: { of?: (pfn: number) => bigint } = {};
+    const tracker = new PageBlockTracker(world.geometry, {
+      revalidate: true,
+      probe: { ...probe, hashPage: (pfn: number): bigint => claimed.of!(pfn) ^ 1n },
+    });
+    claimed.of = (pfn) => tracker.map.hash![pfn] ?? 0n;
+    world.submit(1, 'read', 0, 8, [[3, 0, 7]]);
+    tracker.apply(world.takeEvents());
+    tracker.apply(batchOf([dirty(3)]));
+    world.complete(1, true);
+    tracker.apply(world.takeEvents());
+    expect(mappings(tracker)).toEqual({});
+  });
+
+  it('without revalidation (precise delivery) the tainted page stays unmapped, matching or not', () => {
+    const { world, tracker, io, report } = setup(false);
+    world.submit(1, 'read', 0, 8, [[3, 0, 7]]);
+    io();
+    report(3);
+    world.complete(1, true);
+    io();
+    expect(mappings(tracker)).toEqual({});
+    expect(tracker.stats).toMatchObject({ taintedSegments: 1, taintedKeptByRevalidation: 0 });
+  });
+
+  it('a tainted write is still not mapped (its source page may have changed under the DMA)', () => {
+    const { world, tracker, io, report } = setup(true);
+    world.submit(1, 'write', 0, 8, [[3, 0, 7]]);
+    io();
+    report(3);
+    world.complete(1, true);
+    io();
+    expect(mappings(tracker)).toEqual({});
+  });
+});
