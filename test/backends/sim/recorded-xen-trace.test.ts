@@ -63,7 +63,8 @@ describe('the recorded life of a real PV guest (lab run 6)', () => {
     // leave out as a disk reference was a zero page there, which replayed disks cannot hold.
     expect(maxMappedPfn).toBeLessThan(REAL.streamPages);
     expect(REAL.mapSize - REAL.leftOut - REAL.demoted - REAL.pageTables).toBe(1);
-    // The dirty records name 28,094 mapped pages over the run: 8 were written by the guest.
+    // Of the mapped pages its dirty records name, 8 have no I/O of their epoch to account for the
+    // dirty bit (guest writes): killed. Every other one is kept.
     expect(r.tracker).toMatchObject({ keptByRevalidation: 28_094, killedByDirty: 8, taintedSegments: 1633 });
   });
 
