@@ -16,11 +16,21 @@ export interface ProbeDeps {
 }
 
 export interface PrefetchingProbe extends ContentProbe {
-  /** Hashes these pages now, in batches; the next hashPage of each uses that hash (once). */
+  /**
+   * Hashes these pages now, in batches; the next hashPage of each uses that hash (once). A prefetched
+   * hash stands for the page's content only up to the events the caller applies next (the epoch it was
+   * taken for): call forget() once they are applied.
+   */
   prefetch(
     pfns: Uint32Array,
     readPages: (pfns: Uint32Array, each: (pfn: number, page: Uint8Array) => void) => void,
   ): void;
+  /**
+   * Drops every prefetched hash not used. A leftover one (its page was no longer mapped when its dirty
+   * report was applied) is of the page's content at that epoch's end: handed to a later hashPage it
+   * would hide a write made since, so each hashPage after this reads the page afresh.
+   */
+  forget(): void;
 }
 
 export function contentProbe(d: ProbeDeps): PrefetchingProbe {
@@ -30,6 +40,9 @@ export function contentProbe(d: ProbeDeps): PrefetchingProbe {
     prefetch(pfns, readPages) {
       ready.clear();
       readPages(pfns, (pfn, bytes) => ready.set(pfn, d.hash(bytes)));
+    },
+    forget() {
+      ready.clear();
     },
     hashPage(pfn) {
       const h = ready.get(pfn);
