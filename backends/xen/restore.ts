@@ -3,7 +3,8 @@
  *  1. verify: every checksum and count of the image, then every referenced sector range (refusing,
  *     with page and sector named, if the disk changed), then each disk's whole-content hash;
  *  2. rebuild the original `xl save` stream byte for byte for `xl restore -p` (a file, or a FIFO);
- *  3. find the new domain (by the name in the saved config), attach the disk backend to it, unpause.
+ *  3. find the new domain (by the name in the saved config), attach the disk backend to it, hand the
+ *     new tracking the pages step 2 read from the disks (its map starts with them), unpause.
  * Nothing reaches Xen before step 1 has passed; if the rebuild fails midway the new domain is destroyed.
  */
 import { constants } from 'node:fs';
@@ -15,7 +16,7 @@ import type { Hasher64 } from '../../core/hash.ts';
 import type { BlockStore } from '../../core/ports.ts';
 import { diskFileStore, fileSectors, freezeCopy, hashFile, type DiskFile } from './disk-files.ts';
 import type { XenDisk } from './image/format.ts';
-import { XenImageReader } from './image/reader.ts';
+import { XenImageReader, type MapEntries } from './image/reader.ts';
 import {
   contentIdentity,
   rebuildXenStream,
@@ -25,7 +26,7 @@ import {
 } from './image/rebuild.ts';
 import type { StreamTransport } from './save.ts';
 import { XL_HEADER_SIZE } from './stream/format.ts';
-import type { DomainAttacher, RestoredDisk } from './tracked-domain.ts';
+import type { AdoptionReport, DomainAttacher, RestoredDisk, RestoredMap } from './tracked-domain.ts';
 import { makeFifo, runXl, startXl } from './xl-process.ts';
 
 export interface XenRestoreOptions {
@@ -45,6 +46,8 @@ export interface XenRestoreResult {
   readonly guest: 'pv' | 'hvm';
   readonly disks: readonly RestoredDisk[];
   readonly pagesMapped: number;
+  /** What the new tracking process did with those pages (absent if the attacher takes none). */
+  readonly adoption?: AdoptionReport;
   readonly streamBytes: number;
   readonly imageBytes: number;
   readonly diskReads: number;
@@ -104,6 +107,34 @@ async function checkContent(
   }
 }
 
+/**
+ * Every MAP entry of the image: the pages the restore reads from the disks, with the hash of each
+ * (of the page, hence of its sectors). Only used once verifyXenImage() has checked every one of them
+ * against the disks.
+ */
+export async function restoredMap(image: string, hasher: Hasher64): Promise<RestoredMap> {
+  const reader = await XenImageReader.open(image, hasher);
+  const parts: MapEntries[] = [];
+  for await (const item of reader.items()) if (item.kind === 'map') parts.push(item.entries);
+  const length = parts.reduce((n, m) => n + m.count, 0);
+  const out = {
+    length,
+    pfn: new Uint32Array(length),
+    disk: new Uint32Array(length),
+    sector: new Float64Array(length),
+    hash: new BigUint64Array(length),
+  };
+  let k = 0;
+  for (const m of parts) {
+    out.pfn.set(m.pfn.subarray(0, m.count), k);
+    out.disk.set(m.disk.subarray(0, m.count), k);
+    out.sector.set(m.sector.subarray(0, m.count), k);
+    out.hash.set(m.hash.subarray(0, m.count), k);
+    k += m.count;
+  }
+  return out;
+}
+
 /** The domain name recorded in the image's xl config. */
 export async function savedDomainName(image: string, hasher: Hasher64): Promise<string> {
   const reader = await XenImageReader.open(image, hasher);
@@ -154,6 +185,9 @@ export async function restoreDomain(
   hashes.catch(() => undefined);
   const staged = opts.transport === 'fifo' ? undefined : stageStream(image, blocks, hasher);
   staged?.catch(() => undefined);
+  // The map the new tracking starts from: read alongside, used only once verification has passed.
+  const seed = restoredMap(image, hasher);
+  seed.catch(() => undefined);
   let verified: VerifyResult;
   let name: string;
   try {
@@ -196,6 +230,7 @@ export async function restoreDomain(
     throw new RestoreError(`xl restore finished but \`xl domid ${name}\` gave no domain id`);
   }
   const disks: RestoredDisk[] = [];
+  let adoption: AdoptionReport | undefined;
   try {
     for (const d of header.disks) {
       const file = files.find((f) => f.id === d.id)!;
@@ -206,7 +241,8 @@ export async function restoreDomain(
       }
       disks.push({ id: d.id, vdev: d.vdev, path });
     }
-    await attacher.attach(domid, disks);
+    // Handed over while the domain is still paused (xl restore -p): see TrackingSession.adoptRestored.
+    adoption = (await attacher.attach(domid, disks, await seed)) ?? undefined;
     await runXl(['unpause', String(domid)]);
   } catch (e) {
     await runXl(['destroy', String(domid)]).catch(() => undefined);
@@ -220,6 +256,7 @@ export async function restoreDomain(
     guest: verified.end.guest,
     disks,
     pagesMapped: verified.pagesMapped,
+    ...(adoption ? { adoption } : {}),
     streamBytes: rebuilt.bytes,
     imageBytes: verified.imageBytes,
     diskReads: verified.diskReads + rebuilt.diskReads,

@@ -51,7 +51,36 @@ export interface RestoredDisk {
   readonly path: string;
 }
 
+/**
+ * The pages a restore read back from the disks, each verified: page `pfn[i]` holds the 8 sectors from
+ * `sector[i]` of disk `disk[i]`, whose content hashes to `hash[i]` (as the image recorded it).
+ */
+export interface RestoredMap {
+  readonly length: number;
+  readonly pfn: Uint32Array;
+  readonly disk: Uint32Array;
+  readonly sector: Float64Array;
+  readonly hash?: BigUint64Array;
+}
+
+/** What the new tracking did with a RestoredMap (see PageBlockTracker.adoptVerifiedMappings). */
+export interface AdoptionReport {
+  readonly offered: number;
+  readonly adopted: number;
+  readonly rejected: number;
+  /** Why the hand-over failed, if it did: the domain runs all the same, its map starts empty. */
+  readonly error?: string;
+}
+
 /** Attaches the backend to a domain `xl restore -p` has just created (still paused) and starts tracking. */
 export interface DomainAttacher {
-  attach(domid: number, disks: readonly RestoredDisk[]): Promise<void>;
+  /**
+   * `restored`, if given, seeds the new tracking's map with the pages the restore read from the disks
+   * (so the next save leaves them out again); it must be handed over before the domain is unpaused.
+   */
+  attach(
+    domid: number,
+    disks: readonly RestoredDisk[],
+    restored?: RestoredMap,
+  ): Promise<AdoptionReport | void>;
 }

@@ -147,9 +147,17 @@ export function registerXenCommands(program: Command): void {
       const { xenRestore } = await import('./xen.ts');
       const r = await xenRestore(image, opts);
       if (opts.json) return json(r);
+      const a = r.adoption;
       out(
         `restored ${r.image} as domain ${r.domid} (${r.name}): ${r.pagesMapped} pages read from disk, ` +
-          `${(r.ms.total / 1000).toFixed(2)} s\n`,
+          `${(r.ms.total / 1000).toFixed(2)} s\n` +
+          (a
+            ? a.error
+              ? `  the new tracking did not take them over (${a.error}): the next save starts from an empty map\n`
+              : `  the new tracking took over ${a.adopted} of them as mapped` +
+                (a.rejected ? ` (${a.rejected} no longer held what they claim)` : '') +
+                '\n'
+            : ''),
       );
     });
 

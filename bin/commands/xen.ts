@@ -268,7 +268,14 @@ export function printStatus(r: XenStatusResult): string {
       (ld.state === 'active'
         ? `, every ${ld.intervalMs} ms, ${ld.epochs} epochs, last CLEAN ${ld.lastCleanMs.toFixed(2)} ms`
         : ''),
-    `  mapped pages: ${s.mappedPages}; events ${s.tracker.events}; kept by revalidation ${s.tracker.keptByRevalidation}`,
+    `  mapped pages: ${s.mappedPages}; events ${s.tracker.events}; kept by revalidation ${s.tracker.keptByRevalidation}` +
+      `; tainted segments ${s.tracker.taintedSegments} (reads kept by revalidation ${s.tracker.taintedKeptByRevalidation})`,
+    ...(s.adoptedAtRestore
+      ? [
+          `  adopted at restore: ${s.adoptedAtRestore.adopted} of ${s.adoptedAtRestore.offered} pages` +
+            (s.adoptedAtRestore.rejected ? ` (${s.adoptedAtRestore.rejected} rejected)` : ''),
+        ]
+      : []),
     ...s.disks.map(
       (d) =>
         `  ${d.vdev} (${d.id}) ${d.path}: ${d.connected ? 'connected' : 'waiting for the frontend'}, ` +

@@ -6,13 +6,23 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { PageMapView, TrackedDisk, TrackedDomain } from '../tracked-domain.ts';
-import { fromWire, SnapshotView, toWire, type WireSnapshot } from './map-view.ts';
+import {
+  fromWire,
+  mappingsFromWire,
+  SnapshotView,
+  toWire,
+  type WireMappings,
+  type WireSnapshot,
+} from './map-view.ts';
+import type { Adoption } from '../../../core/tracker/tracker.ts';
 import type { WriteResult } from '../../../core/trace/writer.ts';
 import type { SessionStatus, TrackingSession } from './session.ts';
 import { TraceRecorder } from './recorder.ts';
 
 export type ControlRequest =
   | { readonly cmd: 'status' | 'quiesce' | 'resume' | 'release' | 'stop' | 'record-stop' }
+  /** Seeds the map with the pages a restore read from the disks, before the domain first runs. */
+  | { readonly cmd: 'adopt'; readonly map: WireMappings }
   /** Records the event stream into a trace at `path` (absolute) until record-stop. */
   | { readonly cmd: 'record-start'; readonly path: string };
 
@@ -22,6 +32,7 @@ type Reply =
       readonly status?: SessionStatus;
       readonly map?: WireSnapshot;
       readonly trace?: WriteResult;
+      readonly adoption?: Adoption;
     }
   | { readonly ok: false; readonly error: string };
 
@@ -53,6 +64,8 @@ export async function serveControl(
       case 'resume':
         await session.resume();
         return { ok: true };
+      case 'adopt':
+        return { ok: true, adoption: session.adoptRestored(mappingsFromWire(req.map)) };
       case 'release':
       case 'stop':
         await session.release();

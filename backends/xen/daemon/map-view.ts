@@ -1,5 +1,9 @@
-/** The TrackedDomain port's view of a checkpoint cut, and its compact wire form for the control socket. */
+/**
+ * The TrackedDomain port's view of a checkpoint cut, and its compact wire form for the control socket
+ * (also the form in which `xen restore` hands a new tracking process the pages it read from the disks).
+ */
 import type { MapSnapshot } from '../../../core/pbmap/map-snapshot.ts';
+import type { OfferedMappings } from '../../../core/tracker/tracker.ts';
 import type { PageLocation, PageMapView } from '../tracked-domain.ts';
 
 export class SnapshotView implements PageMapView {
@@ -27,17 +31,23 @@ export interface WireSnapshot {
   readonly sector: string;
 }
 
-const b64 = (a: Uint32Array | Float64Array): string =>
+/** A map with the hash each entry claims (a restore's verified pages): the snapshot's form plus a column. */
+export interface WireMappings extends WireSnapshot {
+  readonly hash?: string;
+}
+
+const b64 = (a: Uint32Array | Float64Array | BigUint64Array): string =>
   Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 
 export function toWire(s: MapSnapshot): WireSnapshot {
   return { length: s.length, pfn: b64(s.pfn), disk: b64(s.disk), sector: b64(s.sector) };
 }
 
-export function fromWire(w: WireSnapshot): MapSnapshot {
+export function fromWire(w: WireSnapshot, what = 'map from the tracking process'): MapSnapshot {
+  if (!Number.isSafeInteger(w.length) || w.length < 0) throw new Error(`malformed ${what}`);
   const bytes = (text: string, width: number): ArrayBuffer => {
     const buf = Buffer.from(text, 'base64');
-    if (buf.length !== w.length * width) throw new Error('malformed map from the tracking process');
+    if (buf.length !== w.length * width) throw new Error(`malformed ${what}`);
     return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
   };
   return {
@@ -45,5 +55,21 @@ export function fromWire(w: WireSnapshot): MapSnapshot {
     pfn: new Uint32Array(bytes(w.pfn, 4)),
     disk: new Uint32Array(bytes(w.disk, 4)),
     sector: new Float64Array(bytes(w.sector, 8)),
+  };
+}
+
+export function mappingsToWire(m: OfferedMappings): WireMappings {
+  return { ...toWire(m), ...(m.hash ? { hash: b64(m.hash) } : {}) };
+}
+
+export function mappingsFromWire(w: WireMappings): OfferedMappings {
+  const what = 'mappings to adopt';
+  const snapshot = fromWire(w, what);
+  if (w.hash === undefined) return snapshot;
+  const buf = Buffer.from(w.hash, 'base64');
+  if (buf.length !== w.length * 8) throw new Error(`malformed ${what}`);
+  return {
+    ...snapshot,
+    hash: new BigUint64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length)),
   };
 }

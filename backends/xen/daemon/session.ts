@@ -9,7 +9,7 @@ import type { EventBatch } from '../../../core/events/batch.ts';
 import type { Hasher64 } from '../../../core/hash.ts';
 import type { MapSnapshot } from '../../../core/pbmap/map-snapshot.ts';
 import { trackPageBlocks } from '../../../core/tracker/operators/track-page-blocks.ts';
-import { PageBlockTracker } from '../../../core/tracker/tracker.ts';
+import { PageBlockTracker, type Adoption, type OfferedMappings } from '../../../core/tracker/tracker.ts';
 import type { TrackerStats } from '../../../core/tracker/stats.ts';
 import { AttachedDisk } from '../blkif/attach.ts';
 import type { DeviceStats } from '../blkif/device.ts';
@@ -45,6 +45,8 @@ export interface SessionStatus {
   readonly mappedPages: number;
   readonly tracker: TrackerStats;
   readonly checkpoints: number;
+  /** The mappings `xen restore` handed over before the domain first ran (adoptRestored), if any. */
+  readonly adoptedAtRestore?: Adoption;
 }
 
 export class TrackingSession implements TrackedDomain {
@@ -61,6 +63,7 @@ export class TrackingSession implements TrackedDomain {
   private recorder: ((batch: EventBatch) => Promise<void>) | undefined;
   private failure: unknown;
   private readonly probe: PrefetchingProbe;
+  private adoption: Adoption | undefined;
 
   constructor(
     readonly host: DomainHost,
@@ -74,7 +77,11 @@ export class TrackingSession implements TrackedDomain {
         this.prefetch(pfns);
         this.bus.dirty(pfns);
       },
-      flush: () => this.bus.flush(),
+      flush: () => {
+        this.bus.flush();
+        // The tracker has applied the dirty report the prefetch was for: leftovers are stale now.
+        this.probe.forget();
+      },
     };
     this.logDirty = new LogDirtyEpochs(host.logDirty, dirtySink, host.pageCount, opts.logDirtyMs, log);
     const haveLogDirty = this.logDirty.start();
@@ -152,6 +159,52 @@ export class TrackingSession implements TrackedDomain {
 
   get domid(): number {
     return this.host.domid;
+  }
+
+  /**
+   * Seeds the map with the pages `xen restore` read back from the disks and verified, so the next save
+   * of the unchanged guest leaves them out again instead of starting from an empty map.
+   *
+   * Why this is sound: `xl restore -p` leaves the domain paused, and it stays paused until `xen restore`
+   * has had this answered, so the guest has run no instruction since its pages were written and no
+   * disk request is in flight (refused otherwise: only before the domain's first disk request). The
+   * disks are only written through this backend, which has written nothing yet, so each disk still
+   * holds what the restore verified (the entries' hashes, as the image recorded them, are the claims).
+   * Log-dirty was enabled when this session started, before the unpause, so every later guest write is
+   * reported and revalidated as usual, and every later disk write kills the mappings on its sectors.
+   * With revalidation each page is also hashed now and adopted only if it holds what it claims, which
+   * covers whatever else touched it after the restore wrote it (a toolstack fix-up, say).
+   */
+  adoptRestored(offer: OfferedMappings): Adoption {
+    this.usable();
+    if (this.state !== 'tracking') throw new Error(`cannot adopt mappings while ${this.state}`);
+    const requests = this.attached.reduce((n, a) => n + a.stats().requests, 0);
+    if (requests > 0) {
+      throw new Error(
+        `cannot adopt a restore's mappings: the domain has made ${requests} disk request(s) already`,
+      );
+    }
+    // Every event so far is applied first: adoption happens at this point of the stream.
+    this.bus.flush();
+    this.usable();
+    if (this.tracker.map.hash && offer.length > 0) {
+      this.probe.prefetch(offer.pfn, (p, each) => this.host.readPages(p, each));
+    }
+    let adoption: Adoption;
+    try {
+      adoption = this.tracker.adoptVerifiedMappings(offer);
+    } finally {
+      this.probe.forget();
+    }
+    const before = this.adoption;
+    this.adoption = before
+      ? {
+          offered: before.offered + adoption.offered,
+          adopted: before.adopted + adoption.adopted,
+          rejected: before.rejected + adoption.rejected,
+        }
+      : adoption;
+    return adoption;
   }
 
   disks(): readonly TrackedDisk[] {
@@ -242,6 +295,7 @@ export class TrackingSession implements TrackedDomain {
       mappedPages: this.tracker.map.size,
       tracker: { ...this.tracker.stats },
       checkpoints: this.cuts,
+      ...(this.adoption ? { adoptedAtRestore: this.adoption } : {}),
     };
   }
 

@@ -7,8 +7,9 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DomainAttacher, RestoredDisk } from '../tracked-domain.ts';
+import type { AdoptionReport, DomainAttacher, RestoredDisk, RestoredMap } from '../tracked-domain.ts';
 import { ControlClient } from './control.ts';
+import { mappingsToWire } from './map-view.ts';
 import { logPath, socketPath } from './paths.ts';
 import type { DiskSpec } from './run.ts';
 
@@ -85,15 +86,42 @@ export async function spawnTracker(
   }
 }
 
-/** Attaches a restored domain by starting a tracking process for it (the caller unpauses). */
+/** Hands the tracking process at `socket` the pages a restore read from the disks (`adopt`). */
+export async function handOver(socket: string, restored: RestoredMap): Promise<AdoptionReport> {
+  const c = await ControlClient.connect(socket);
+  try {
+    const { adoption } = await c.request({ cmd: 'adopt', map: mappingsToWire(restored) });
+    if (!adoption) throw new Error('the tracking process sent no adoption summary');
+    return adoption;
+  } finally {
+    c.close();
+  }
+}
+
+/**
+ * Attaches a restored domain by starting a tracking process for it and, before the caller unpauses
+ * the domain, handing it the pages the restore read from the disks.
+ */
 export function spawningAttacher(logDirtyMs: number): DomainAttacher {
   return {
-    async attach(domid: number, disks: readonly RestoredDisk[]): Promise<void> {
-      await spawnTracker(
+    async attach(
+      domid: number,
+      disks: readonly RestoredDisk[],
+      restored?: RestoredMap,
+    ): Promise<AdoptionReport | void> {
+      const t = await spawnTracker(
         domid,
         disks.map((d) => ({ vdev: d.vdev, path: d.path })),
         { logDirtyMs, unpause: false },
       );
+      if (!restored || restored.length === 0) return;
+      // A failed hand-over costs the next save space, never correctness: the domain still runs.
+      return handOver(t.socket, restored).catch((err: unknown) => ({
+        offered: restored.length,
+        adopted: 0,
+        rejected: 0,
+        error: err instanceof Error ? err.message : String(err),
+      }));
     },
   };
 }

@@ -12,6 +12,7 @@ import { parseDelivery } from '../../../core/checkpoint/delivery.ts';
 import { loadHasher } from '../../../core/hash.ts';
 import { makeHeader, openTrace, TraceWriter } from '../../../core/trace/index.ts';
 import { ControlClient, RemoteTrackedDomain, serveControl } from '../../../backends/xen/daemon/control.ts';
+import { handOver } from '../../../backends/xen/daemon/spawn.ts';
 import { TrackingSession } from '../../../backends/xen/daemon/session.ts';
 import { MemoryDisk } from './support/memory-disk.ts';
 import { MemoryXenstore } from './support/memory-xenstore.ts';
@@ -180,6 +181,127 @@ describe('tracking session', () => {
     };
     expect(await predicted('precise+revalidate')).toEqual([live]);
     expect(await predicted('precise')).toEqual([new Map()]);
+  });
+
+  it('maps a read whose page an epoch reported dirty while it flew, when the page then holds its sectors', async () => {
+    const { session, front, guest, disk } = await setup();
+    guest.cpuWrite(20, 0, guest.page(20)[0]! ^ 0x11); // the page's last use, before the read
+    disk.delayMs = 20;
+    const slow = front.request({ op: 'read', sector: 160, segs: [{ pfn: 20 }, { pfn: 21 }] });
+    await new Promise((r) => setTimeout(r, 5));
+    expect(session.logDirty.tick()).toBe(1); // page 20, while the read is in flight: rule 6 taints it
+    expect(await slow).toBe(0);
+    expect([mapped(session, 20), mapped(session, 21)]).toEqual([160, 168]);
+    expect(session.tracker.stats).toMatchObject({ taintedSegments: 1, taintedKeptByRevalidation: 1 });
+    // It lives by the usual rules: the guest writes it, the next epoch kills it.
+    guest.cpuWrite(20, 9, guest.page(20)[9]! ^ 0x22);
+    session.logDirty.tick();
+    expect(mapped(session, 20)).toBeUndefined();
+    await session.release();
+  });
+
+  it('re-maps a page killed by an epoch while a read of its sectors flew, once the read restored it', async () => {
+    const { session, front, guest, disk } = await setup();
+    await front.request({ op: 'read', sector: 200, segs: [{ pfn: 30 }] });
+    // The epoch reports 30 (our grant copy) while it is mapped: hashed ahead, in a batch, and kept.
+    session.logDirty.tick();
+    expect(mapped(session, 30)).toBe(200);
+    // A later epoch ends while a read of the same sectors into 30 flies: the guest changed 30 before
+    // the copy, so the read is tainted; the copy then restores the sectors, and only a fresh hash says so.
+    guest.cpuWrite(30, 1, guest.page(30)[1]! ^ 0x44);
+    disk.delayMs = 20;
+    const slow = front.request({ op: 'read', sector: 200, segs: [{ pfn: 30 }] });
+    await new Promise((r) => setTimeout(r, 5));
+    session.logDirty.tick(); // 30 is mapped, prefetched (changed content), killed
+    expect(mapped(session, 30)).toBeUndefined();
+    expect(await slow).toBe(0);
+    expect(mapped(session, 30)).toBe(200);
+    expect(session.tracker.stats.taintedKeptByRevalidation).toBe(1);
+    await session.release();
+  });
+
+  it("adopts a restore's pages before the domain runs; they then live by the usual rules", async () => {
+    const { session, front, guest, disk } = await setup();
+    // As `xl restore -p` leaves them: pages 40..43 hold sectors 800.., 808.., ... (the domain is paused).
+    const pfns = [40, 41, 42, 43];
+    for (const [i, pfn] of pfns.entries())
+      guest.page(pfn).set(disk.bytes.subarray((800 + 8 * i) * 512, (808 + 8 * i) * 512));
+    guest.page(43)[5] = guest.page(43)[5]! ^ 1; // something touched 43 after the restore wrote it
+    const hasher = await loadHasher();
+    const offer = {
+      length: 4,
+      pfn: Uint32Array.from(pfns),
+      disk: Uint32Array.of(XVDA, XVDA, XVDA, XVDA),
+      sector: Float64Array.of(800, 808, 816, 824),
+      hash: BigUint64Array.from(pfns, (_, i) =>
+        hasher.hash64(disk.bytes.subarray((800 + 8 * i) * 512, (808 + 8 * i) * 512)),
+      ),
+    };
+    expect(session.adoptRestored(offer)).toEqual({ offered: 4, adopted: 3, rejected: 1 });
+    expect(session.status().adoptedAtRestore).toEqual({ offered: 4, adopted: 3, rejected: 1 });
+    expect(session.tracker.stats).toMatchObject({ adopted: 3, adoptionRejected: 1 });
+    // Unpaused: our grant copies dirty nothing here, an epoch passes, the guest writes 41, writes
+    // 42's sectors from another page.
+    session.logDirty.tick();
+    guest.cpuWrite(41, 0, guest.page(41)[0]! ^ 0x7f);
+    session.logDirty.tick();
+    await front.request({ op: 'write', sector: 816, segs: [{ pfn: 50 }] });
+    const view = await session.quiesce(); // the next save
+    expect([40, 41, 42, 43, 50].map((p) => view.get(p)?.sector)).toEqual([
+      800,
+      undefined,
+      undefined,
+      undefined,
+      816,
+    ]);
+    expect(session.tracker.stats).toMatchObject({ killedByDirty: 1, killedByDiskChange: 1 });
+    await session.release();
+  });
+
+  it('refuses to adopt once the domain has made a disk request (one in flight, or done)', async () => {
+    const { session, front, disk } = await setup();
+    const offer = {
+      length: 1,
+      pfn: Uint32Array.of(40),
+      disk: Uint32Array.of(XVDA),
+      sector: Float64Array.of(800),
+    };
+    disk.delayMs = 20;
+    const slow = front.request({ op: 'read', sector: 0, segs: [{ pfn: 1 }] });
+    await new Promise((r) => setTimeout(r, 5));
+    expect(session.tracker.inflightCount).toBe(1);
+    expect(() => session.adoptRestored(offer)).toThrow(/made 1 disk request/);
+    await slow;
+    expect(() => session.adoptRestored(offer)).toThrow(/made 1 disk request/);
+    expect(session.tracker.stats.adopted).toBe(0);
+    await session.release();
+  });
+
+  it("takes the restore's hand-over over the control socket (adopt)", async () => {
+    const { session, guest, disk } = await setup();
+    guest.page(44).set(disk.bytes.subarray(960 * 512, 968 * 512));
+    const sock = join(dir, 'dom7-adopt.sock');
+    const server = await serveControl(session, sock, () => {});
+    const report = await handOver(sock, {
+      length: 1,
+      pfn: Uint32Array.of(44),
+      disk: Uint32Array.of(XVDA),
+      sector: Float64Array.of(960),
+    });
+    expect(report).toEqual({ offered: 1, adopted: 1, rejected: 0 });
+    const remote = await RemoteTrackedDomain.connect(sock);
+    expect((await remote.status()).adoptedAtRestore).toEqual(report);
+    expect((await remote.quiesce()).get(44)).toEqual({ disk: XVDA, sector: 960 });
+    await expect(
+      handOver(sock, {
+        length: 1,
+        pfn: Uint32Array.of(44),
+        disk: Uint32Array.of(9),
+        sector: Float64Array.of(0),
+      }),
+    ).rejects.toThrow(/tracking process: cannot adopt mappings while quiesced/);
+    await remote.release();
+    server.close();
   });
 
   it('serves quiesce/resume/status/release over the control socket', async () => {

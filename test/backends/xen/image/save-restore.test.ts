@@ -12,9 +12,11 @@ import { XenUnavailableError } from '../../../../backends/xen/ffi/load.ts';
 import { restoreDomain } from '../../../../backends/xen/restore.ts';
 import { frozenDiskPath, saveDomain } from '../../../../backends/xen/save.ts';
 import type {
+  AdoptionReport,
   DomainAttacher,
   PageMapView,
   RestoredDisk,
+  RestoredMap,
   TrackedDisk,
   TrackedDomain,
 } from '../../../../backends/xen/tracked-domain.ts';
@@ -48,8 +50,16 @@ class FakeDomain implements TrackedDomain {
 
 class FakeAttacher implements DomainAttacher {
   attached: [number, readonly RestoredDisk[]][] = [];
-  async attach(domid: number, disks: readonly RestoredDisk[]): Promise<void> {
+  restored: (RestoredMap | undefined)[] = [];
+  async attach(
+    domid: number,
+    disks: readonly RestoredDisk[],
+    restored?: RestoredMap,
+  ): Promise<AdoptionReport> {
     this.attached.push([domid, disks]);
+    this.restored.push(restored);
+    const n = restored?.length ?? 0;
+    return { offered: n, adopted: n, rejected: 0 };
   }
 }
 
@@ -138,6 +148,27 @@ describe.each(['file', 'fifo'] as const)('xen save and restore through xl and a 
       'domid fixture-pv',
       'unpause 20',
     ]);
+  });
+
+  it('hands the new tracking every page it read from the disk, with its hash, before unpausing', async () => {
+    const image = tmp.path('seed.lcxen');
+    await saveDomain(domain(), image, { keepRunning: false, hasher, transport });
+    const attacher = new FakeAttacher();
+    const restored = await restoreDomain(image, attacher, { hasher, transport });
+    const seed = attacher.restored[0]!;
+    expect(seed.length).toBe(300);
+    expect(restored.adoption).toEqual({ offered: 300, adopted: 300, rejected: 0 });
+    const disk = g.disks.bytes.get(DISK_ID)!;
+    for (let i = 0; i < seed.length; i++) {
+      const pfn = seed.pfn[i]!;
+      const sector = seed.sector[i]!;
+      expect(g.map.get(pfn)).toEqual({ disk: DISK_ID, sector });
+      expect(seed.disk[i]).toBe(DISK_ID);
+      expect(seed.hash![i]).toBe(hasher.hash64(disk.subarray(sector * 512, sector * 512 + 4096)));
+    }
+    // Every one of them is a page the restored stream holds exactly those sectors for.
+    expect(new Set(seed.pfn).size).toBe(300);
+    expect((await xlLog()).at(-1)).toBe('unpause 20');
   });
 
   it('with --keep-running freezes a copy of the disk, resumes the backend and unpauses', async () => {
