@@ -65,7 +65,12 @@ describe('the recorded life of a real PV guest (lab run 6)', () => {
     expect(REAL.mapSize - REAL.leftOut - REAL.demoted - REAL.pageTables).toBe(1);
     // Of the mapped pages its dirty records name, 8 have no I/O of their epoch to account for the
     // dirty bit (guest writes): killed. Every other one is kept.
-    expect(r.tracker).toMatchObject({ keptByRevalidation: 28_094, killedByDirty: 8, taintedSegments: 1633 });
+    expect(r.tracker).toMatchObject({ keptByRevalidation: 28_094, killedByDirty: 8 });
+    // 1,633 read segments had their page named by a dirty record while they flew, by no I/O of the
+    // epoch. Run 6's tracker dropped every such segment (rule 6). The replay world takes the dirty bit
+    // for a guest write during the flight and tears the segment, so today's tracker, which maps a
+    // tainted read whose page hashes like its sectors, drops them too.
+    expect(r.tracker).toMatchObject({ taintedSegments: 1633, taintedKeptByRevalidation: 0 });
   });
 
   it('without revalidation, the dirty records of its own grant copies kill nearly everything', async () => {
