@@ -2,10 +2,12 @@
  * Disks as raw image files, described by a manifest (`disks.json`): the block store a restore reads
  * mapped pages from when the disks live on a filesystem. The identities in the manifest are what the
  * image's DISK records are checked against; every page read is still checked against its hash.
+ * Reads are asynchronous (libuv's thread pool), so a caller can keep several in flight.
  */
-import { openSync, readFileSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { openSync, read, readFileSync, closeSync, fstatSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { SECTOR_SIZE, type BlockStore, type DiskIdentity } from '../../core/ports.ts';
+import { adviseRandom } from './fadvise.ts';
 
 export interface DiskManifestEntry extends DiskIdentity {
   /** Raw disk image, relative to the manifest. */
@@ -40,6 +42,19 @@ export function readManifest(path: string): DiskManifestEntry[] {
   });
 }
 
+/** fs.read as a promise, without the FileHandle layer (one fd per disk, shared by concurrent reads). */
+function readAt(
+  fd: number,
+  dst: Uint8Array,
+  offset: number,
+  length: number,
+  position: number,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    read(fd, dst, offset, length, position, (err, n) => (err ? reject(err) : resolve(n)));
+  });
+}
+
 export class FileBlockStore implements BlockStore {
   readonly disks: readonly DiskIdentity[];
   private readonly fds = new Map<number, number>();
@@ -50,6 +65,7 @@ export class FileBlockStore implements BlockStore {
       for (const d of manifest) {
         const fd = openSync(d.file, 'r');
         this.fds.set(d.id, fd);
+        adviseRandom(fd);
         const size = fstatSync(fd).size;
         if (size !== d.sectors * SECTOR_SIZE) {
           throw new ManifestError(
@@ -68,13 +84,16 @@ export class FileBlockStore implements BlockStore {
     const fd = this.fds.get(disk);
     if (fd === undefined) throw new ManifestError(`no disk ${disk} in the manifest`);
     const want = count * SECTOR_SIZE;
-    let got = 0;
-    while (got < want) {
-      const n = readSync(fd, dst, got, want - got, sector * SECTOR_SIZE + got);
-      if (n === 0)
-        throw new ManifestError(
-          `disk ${disk}: unexpected end of file at sector ${sector + got / SECTOR_SIZE}`,
-        );
+    // A read may return fewer bytes than asked (a signal, a network file system): continue from there.
+    for (let got = 0; got < want;) {
+      const at = sector + Math.floor(got / SECTOR_SIZE);
+      let n: number;
+      try {
+        n = await readAt(fd, dst, got, want - got, sector * SECTOR_SIZE + got);
+      } catch (err) {
+        throw new ManifestError(`disk ${disk}: cannot read at sector ${at}: ${(err as Error).message}`);
+      }
+      if (n === 0) throw new ManifestError(`disk ${disk}: unexpected end of file at sector ${at}`);
       got += n;
     }
   }
