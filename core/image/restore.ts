@@ -2,11 +2,13 @@
  * restoreImage: loads an image into guest memory, refusing rather than guessing. Beyond what walkImage
  * checks, the target must match the image's geometry and disk identities, and every mapped page read
  * from disk must hash to the value recorded at checkpoint time before it is written to memory.
+ * Mapped pages are read while the rest of the image is (MappedReads).
  */
 import { RestoreError } from '../errors.ts';
 import { PAGE_SIZE, type DiskIdentity } from '../ports.ts';
 import { hex64 } from './format.ts';
 import { decodeState } from './records/state.ts';
+import { MappedReads } from './mapped-reads.ts';
 import { SectorRuns } from './sector-runs.ts';
 import type { RestoreStats, RestoreTarget } from './types.ts';
 import { walkImage } from './walk.ts';
@@ -33,7 +35,12 @@ export async function restoreImage(path: string, target: RestoreTarget): Promise
     memory.writePage(pfn, page);
   });
 
+  const reads = new MappedReads(runs);
+
   const walked = await walkImage(path, hasher, {
+    record() {
+      reads.check();
+    },
     geometry(g) {
       if (g.pageCount !== memory.pageCount) {
         throw new RestoreError(
@@ -54,13 +61,8 @@ export async function restoreImage(path: string, target: RestoreTarget): Promise
     state(body) {
       state = decodeState(body);
     },
-    async map(m) {
-      for (let i = 0; i < m.count; i++) {
-        const disk = m.disk[i]!;
-        const sector = m.sector[i]!;
-        if (!runs.fits(disk, sector)) await runs.flush();
-        runs.add(m.pfn[i]!, disk, sector, m.hash[i]!);
-      }
+    map(m) {
+      reads.add(m);
     },
     zero(z) {
       for (let i = 0; i < z.count; i++) {
@@ -73,8 +75,13 @@ export async function restoreImage(path: string, target: RestoreTarget): Promise
         memory.writePage(p.pfn[i]!, p.pages.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE));
     },
     async end() {
-      await runs.flush();
+      await reads.finish();
     },
+  }).catch(async (error: unknown) => {
+    // A page the disks could not prove was found before whatever the walk then failed on: report it.
+    await reads.stop();
+    reads.check();
+    throw error;
   });
 
   return {

@@ -117,7 +117,7 @@ export async function filterStream(
         (a, b) => disk[a]! - disk[b]! || sector[a]! - sector[b]!,
       );
       for (const i of sorted) {
-        if (!runs.fits(disk[i]!, sector[i]!)) await runs.flush();
+        if (!runs.fits(disk[i]!, sector[i]!)) await runs.submit();
         runs.add(i, disk[i]!, sector[i]!, hash[i]!);
       }
       await runs.flush();

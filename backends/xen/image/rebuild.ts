@@ -115,7 +115,7 @@ export async function verifyXenImage(
     if (expected !== actual) throw mismatch(pfn[i]!, d, s, expected, actual);
   });
   for (const i of order) {
-    if (!runs.fits(disk[i]!, sector[i]!)) await runs.flush();
+    if (!runs.fits(disk[i]!, sector[i]!)) await runs.submit();
     runs.add(i, disk[i]!, sector[i]!, hash[i]!);
   }
   await runs.flush();
@@ -175,7 +175,7 @@ export async function rebuildXenStream(
           // Entries are in stream order; a run only grows forwards on the disk.
           const d = group.disk[i]!;
           const s = group.sector[i]!;
-          if (s < last || !runs.fits(d, s)) await runs.flush();
+          if (s < last || !runs.fits(d, s)) await runs.submit();
           runs.add(i, d, s, group.hash[i]!);
           last = s;
         }

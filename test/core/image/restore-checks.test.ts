@@ -109,6 +109,48 @@ describe('restore refuses what it cannot prove', () => {
     expect(error.message).toBe('the image holds 12 pages, the target memory has 13');
   });
 
+  it('refuses when a disk cannot be read, with the block store error, once no read is in flight', async () => {
+    const g = guest();
+    const path = await written(g, 'unreadable.img');
+    let inFlight = 0;
+    const blocks = {
+      disks: g.disks,
+      async readSectors(disk: number, sector: number, count: number, dst: Uint8Array) {
+        inFlight++;
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        if (disk === 1) throw new Error(`disk 1: cannot read at sector ${sector}: EIO`);
+        await g.blocks.readSectors(disk, sector, count, dst);
+      },
+    };
+    const restoring = restoreImage(path, targetOf(g, hasher, blocks));
+    await expect(restoring).rejects.toThrow('disk 1: cannot read at sector 40: EIO');
+    expect(inFlight).toBe(0);
+  });
+
+  it('reads mapped pages from the disks while it goes on reading the image', async () => {
+    const g = guest();
+    const path = await written(g, 'overlap.img');
+    const slow = {
+      disks: g.disks,
+      async readSectors(disk: number, sector: number, count: number, dst: Uint8Array) {
+        await new Promise((r) => setTimeout(r, 50));
+        await g.blocks.readSectors(disk, sector, count, dst);
+      },
+    };
+    const target = targetOf(g, hasher, slow);
+    const order: number[] = [];
+    const write = target.memory.writePage.bind(target.memory);
+    target.memory.writePage = (pfn, src) => {
+      order.push(pfn);
+      write(pfn, src);
+    };
+    await restoreImage(path, target);
+    expect(Buffer.compare(target.memory.bytes, g.memory.bytes)).toBe(0);
+    // MAP comes first in the file, yet the data pages arrive while the disk reads are still out.
+    expect(order.slice(-3).sort()).toEqual([2, 5, 6]);
+  });
+
   it('reports what it read', async () => {
     const g = guest();
     const path = await written(g, 'stats.img');
