@@ -36,6 +36,11 @@ export interface GuestMemory {
   readPage(pfn: number, dst: Uint8Array): void;
   /** Replaces page `pfn` with `src` (PAGE_SIZE bytes). */
   writePage(pfn: number, src: Uint8Array): void;
+  /**
+   * Optional: page `pfn` in place (PAGE_SIZE bytes), to read only, valid while the guest is paused.
+   * Memory that is mapped can offer it; the writer then checks mapped pages without copying them.
+   */
+  pageView?(pfn: number): Uint8Array;
 }
 
 /** Read access to disk content, as of a fixed moment (a snapshot) or live. */

@@ -34,6 +34,11 @@ export class RealMemory implements GuestMemory {
     this.chunks[Math.floor(pfn / CHUNK_PAGES)]!.copy(dst, 0, off, off + PAGE_SIZE);
   }
 
+  pageView(pfn: number): Uint8Array {
+    const off = (pfn % CHUNK_PAGES) * PAGE_SIZE;
+    return this.chunks[Math.floor(pfn / CHUNK_PAGES)]!.subarray(off, off + PAGE_SIZE);
+  }
+
   writePage(pfn: number, src: Uint8Array): void {
     this.chunks[Math.floor(pfn / CHUNK_PAGES)]!.set(
       src.subarray(0, PAGE_SIZE),

@@ -4,6 +4,7 @@
  * tracker got wrong is demoted to data instead of producing an image that cannot be restored.
  * Costs O(mapped entries) of typed arrays; the rest of the guest is handled by the page scan.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CheckpointError } from '../errors.ts';
 import { PAGE_SIZE, SECTORS_PER_PAGE, type BlockStore } from '../ports.ts';
 import { DISK_UUID_MAX, PAGE_COUNT_MAX, REC_LENGTH_MAX } from './format.ts';
@@ -103,9 +104,11 @@ function checkBlockDisks(input: ImageInput, blocks: BlockStore): void {
 }
 
 /**
- * Hashes and verifies the snapshot entries a little at a time, so the writer can do it while its
- * buffered writes are in flight (step()), and finish whatever is left afterwards (finish()).
+ * Hashes and verifies the snapshot entries. finish() runs alongside the writer's page output: it
+ * waits only for disk reads, so the two share the thread while reads and writes are in flight.
  * Checks the snapshot and the block store on construction, before anything is written.
+ * Verified entries are hashed once, from the disk's bytes: an entry is kept only if those bytes equal
+ * the page in memory, so that hash is the page's too.
  */
 export class MapVerifier {
   /** Pfns of every entry, ascending: what the page scan skips if no entry is demoted. */
@@ -115,7 +118,8 @@ export class MapVerifier {
   private readonly runs: SectorRuns | undefined;
   private readonly page = new Uint8Array(PAGE_SIZE);
   private demoted = 0;
-  private next = 0;
+  private stopped = false;
+  private result: Promise<MapPlan> | undefined;
 
   constructor(
     private readonly input: ImageInput,
@@ -131,40 +135,42 @@ export class MapVerifier {
         throw new CheckpointError('the policy verifies mapped pages but no block store was given');
       }
       checkBlockDisks(input, input.blocks);
-      this.runs = new SectorRuns(input.blocks, input.hasher, (i, _disk, _sector, expected, actual) => {
-        if (expected !== actual) {
-          this.keep[i] = 0;
-          this.demoted++;
-        }
-      });
+      const { memory, mapping } = input;
+      this.runs = new SectorRuns(
+        input.blocks,
+        input.hasher,
+        (i, _disk, _sector, _expected, actual, sectors) => {
+          const pfn = mapping.pfn[i]!;
+          let page: Uint8Array = this.page;
+          if (memory.pageView) page = memory.pageView(pfn);
+          else memory.readPage(pfn, page);
+          if (Buffer.compare(sectors, page) === 0) {
+            this.hash[i] = actual;
+          } else {
+            this.keep[i] = 0;
+            this.demoted++;
+          }
+        },
+      );
     }
   }
 
-  /** Hashes entries until one disk read is made (or STEP_ENTRIES without one); false once all are. */
-  async step(): Promise<boolean> {
-    const { mapping, memory, hasher } = this.input;
-    const n = this.hash.length;
-    const runs = this.runs;
-    for (const stop = Math.min(n, this.next + STEP_ENTRIES); this.next < stop;) {
-      const i = this.next++;
-      memory.readPage(mapping.pfn[i]!, this.page);
-      this.hash[i] = hasher.hash64(this.page);
-      if (runs === undefined) continue;
-      const d = mapping.disk[i]!;
-      const s = mapping.sector[i]!;
-      const full = !runs.fits(d, s);
-      if (full) await runs.flush();
-      runs.add(i, d, s, this.hash[i]!);
-      if (full) break;
-    }
-    if (this.next < n) return true;
-    await runs?.flush();
-    return false;
+  /** The plan, once every entry is hashed and verified; the first call starts the work. */
+  finish(): Promise<MapPlan> {
+    this.result ??= this.run();
+    return this.result;
   }
 
-  /** Completes the work and returns the plan. */
-  async finish(): Promise<MapPlan> {
-    while (await this.step());
+  /** After a failure elsewhere: stops, and waits for disk reads still in flight before the caller cleans up. */
+  async abandon(): Promise<void> {
+    this.stopped = true;
+    await this.result?.catch(() => undefined);
+    await this.runs?.abandon();
+  }
+
+  private async run(): Promise<MapPlan> {
+    if (this.runs) await this.verifyAll(this.runs);
+    else await this.hashAll();
     const n = this.hash.length;
     if (n === 0) return NO_MAP;
     const mapped = n - this.demoted;
@@ -175,9 +181,29 @@ export class MapVerifier {
     }
     return { hash: this.hash, keep: this.keep, mapped, demoted: this.demoted, skip };
   }
+
+  /** Reads each entry's sectors (coalesced, several reads in flight); the visitor compares and hashes. */
+  private async verifyAll(runs: SectorRuns): Promise<void> {
+    const { disk, sector } = this.input.mapping;
+    for (let i = 0; i < this.hash.length && !this.stopped; i++) {
+      if (!runs.fits(disk[i]!, sector[i]!)) await runs.submit();
+      runs.add(i, disk[i]!, sector[i]!, 0n);
+    }
+    if (!this.stopped) await runs.flush();
+  }
+
+  /** Without verification: hashes from memory, yielding every STEP_ENTRIES so the writer's output goes on. */
+  private async hashAll(): Promise<void> {
+    const { mapping, memory, hasher } = this.input;
+    for (let i = 0; i < this.hash.length && !this.stopped; i++) {
+      memory.readPage(mapping.pfn[i]!, this.page);
+      this.hash[i] = hasher.hash64(this.page);
+      if (i % STEP_ENTRIES === STEP_ENTRIES - 1) await nextTurn();
+    }
+  }
 }
 
-/** Entries hashed per step when no disk read ends it: about 1 MiB of memory. */
+/** Entries hashed between turns of the event loop: about 1 MiB of memory. */
 const STEP_ENTRIES = 256;
 
 export async function planMap(input: ImageInput, policy: ImagePolicy): Promise<MapPlan> {

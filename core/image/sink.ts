@@ -1,10 +1,8 @@
 /**
  * Buffered, double-buffered record output. Records are framed in place in a large buffer and written in
  * multi-MiB sequential writes; while one buffer is being written the writer fills the other, so reading
- * guest memory and writing the file overlap. Nothing is allocated per record or per page. Time spent
- * waiting for a write can be given to other work (`idle`): the writer verifies mapped pages there.
+ * guest memory and writing the file overlap. Nothing is allocated per record or per page.
  */
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Hasher64 } from '../hash.ts';
 import { frameInPlace } from './frame.ts';
@@ -35,14 +33,10 @@ export interface SinkOptions {
   readonly capacity?: number;
   /** File offset of the first byte emitted; 0 by default. */
   readonly at?: number;
-  /** A slice of other work, run while a write is in flight; resolves false once there is no more. */
-  readonly idle?: () => Promise<boolean>;
 }
 
 export class RecordSink {
   private readonly capacity: number;
-  private idle: (() => Promise<boolean>) | undefined;
-  private writing = false;
   private current: Slab;
   private spare: Slab;
   private used = 0;
@@ -59,7 +53,6 @@ export class RecordSink {
   ) {
     this.capacity = options.capacity ?? SINK_BUFFER_SIZE;
     this.base = options.at ?? 0;
-    this.idle = options.idle;
     this.current = slab(this.capacity);
     this.spare = slab(this.capacity);
   }
@@ -153,13 +146,9 @@ export class RecordSink {
     await this.settled();
     if (this.used === 0) return;
     const full = this.current;
-    this.writing = true;
     this.pending = writeAll(this.file, full.buf.subarray(0, this.used), this.base).then(
-      () => {
-        this.writing = false;
-      },
+      () => undefined,
       (error: unknown) => {
-        this.writing = false;
         this.failure = { error };
       },
     );
@@ -170,11 +159,6 @@ export class RecordSink {
   }
 
   private async settled(): Promise<void> {
-    // Each slice of idle work is followed by a turn of the event loop, where the write's completion lands.
-    while (this.writing && this.idle !== undefined) {
-      if (!(await this.idle())) this.idle = undefined;
-      await nextTurn();
-    }
     await this.pending;
     if (this.failure) throw this.failure.error;
   }

@@ -100,25 +100,31 @@ async function moveDown(file: FileHandle, from: number, end: number, to: number)
 
 /**
  * Faster than planning first: assuming every entry is kept, the pages are written first behind a
- * zeroed gap of exactly the MAP's size, and the entries are hashed and verified while those writes are
- * in flight; the MAP then fills the gap. If an entry was demoted (the tracker missed an invalidation:
- * rare), the pages written move down to close the unused end of the gap, and the demoted pages follow
- * them (ZERO and PAGE_DATA records may come in any order).
+ * zeroed gap of exactly the MAP's size while the entries are hashed and verified alongside (the
+ * verifier waits on disk reads, the page output on writes); the MAP then fills the gap. The pages are
+ * flushed to storage while the last entries are verified. If an entry was demoted (the tracker missed
+ * an invalidation: rare), the pages written move down to close the unused end of the gap, and the
+ * demoted pages follow them (ZERO and PAGE_DATA records may come in any order).
  */
 async function writeOverlapped(file: FileHandle, input: ImageInput, policy: ImagePolicy) {
   const verifier = new MapVerifier(input, policy);
   const entries = verifier.candidates.length;
   const capacity = sinkCapacity(input, entries);
-  const sink = new RecordSink(file, input.hasher, { capacity, idle: () => verifier.step() });
+  const sink = new RecordSink(file, input.hasher, { capacity });
   let tail = sink;
+  let flushing: Promise<unknown> = Promise.resolve();
   try {
+    const verifying = verifier.finish();
+    // Awaited below; until then a failure must not count as unhandled.
+    verifying.catch(() => undefined);
     await writePrologue(sink, input);
     const mapAt = sink.position;
     await sink.putZeros(mapBytes(entries));
     const counts = await writePages(sink, input.memory, policy.elideZero, verifier.candidates);
-    const plan = await verifier.finish();
+    const dataEnd = await sink.finish();
+    flushing = file.datasync();
+    const plan = await verifying;
     if (plan.demoted > 0) {
-      const dataEnd = await sink.finish();
       const shift = mapBytes(entries) - mapBytes(plan.mapped);
       await moveDown(file, mapAt + mapBytes(entries), dataEnd, mapAt + mapBytes(plan.mapped));
       tail = new RecordSink(file, input.hasher, { capacity, at: dataEnd - shift });
@@ -135,10 +141,13 @@ async function writeOverlapped(file: FileHandle, input: ImageInput, policy: Imag
     const map = new RecordSink(file, input.hasher, { capacity, at: mapAt });
     await writeMap(map, input, plan);
     await map.finish();
+    await flushing;
     return { bytes, pagesMapped: plan.mapped, ...counts, pagesDemoted: plan.demoted };
   } finally {
     await sink.settle();
     await tail.settle();
+    await verifier.abandon();
+    await flushing.catch(() => undefined);
   }
 }
 

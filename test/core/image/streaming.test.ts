@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadHasher, type Hasher64 } from '../../../core/hash.ts';
 import { inspectImage, POLICIES, restoreImage, writeImage } from '../../../core/image/index.ts';
@@ -38,6 +39,29 @@ describe('streaming writer', () => {
     const stats = await writeImage(tmp.path('once.img'), inputOf(g, hasher), POLICIES['p2b+zero']);
     expect(stats.pagesDemoted).toBe(1);
     expect([...g.memory.reads]).toEqual(Array.from({ length: 40 }, (_, pfn) => (pfn === 6 ? 2 : 1)));
+  });
+
+  it('checks mapped pages in place when memory offers page views: same bytes, no copies', async () => {
+    const g = makeGuest({
+      pages: 40,
+      diskSectors: [512],
+      mapped: Array.from({ length: 10 }, (_, i) => ({ pfn: 3 * i, disk: 0, sector: 16 * i })),
+    });
+    g.blocks.sectors(0, 16 * 2, 1)[0]! ^= 1; // page 6 no longer matches: demoted either way
+    const copied = tmp.path('copied.img');
+    await writeImage(copied, inputOf(g, hasher), POLICIES.p2b);
+    g.memory.reads.fill(0);
+    const memory = Object.assign(Object.create(g.memory) as typeof g.memory, {
+      pageView: (pfn: number) => g.memory.page(pfn),
+    });
+    const viewed = tmp.path('viewed.img');
+    const stats = await writeImage(viewed, { ...inputOf(g, hasher), memory }, POLICIES.p2b);
+    expect(stats).toMatchObject({ pagesMapped: 9, pagesDemoted: 1 });
+    expect(Buffer.compare(await readFile(viewed), await readFile(copied))).toBe(0);
+    // Only pages written as data were copied out of memory.
+    expect([...g.memory.reads]).toEqual(
+      Array.from({ length: 40 }, (_, pfn) => (pfn % 3 === 0 && pfn < 30 && pfn !== 6 ? 0 : 1)),
+    );
   });
 
   it('splits data into PAGE_DATA records of 1024 pages across several buffers', async () => {
