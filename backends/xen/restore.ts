@@ -242,7 +242,9 @@ export async function restoreDomain(
       disks.push({ id: d.id, vdev: d.vdev, path });
     }
     // Handed over while the domain is still paused (xl restore -p): see TrackingSession.adoptRestored.
-    adoption = (await attacher.attach(domid, disks, await seed)) ?? undefined;
+    // Without the map (it could not be read) the domain runs all the same, its tracking starts empty.
+    const restored = await seed.catch(() => undefined);
+    adoption = (await attacher.attach(domid, disks, restored)) ?? undefined;
     await runXl(['unpause', String(domid)]);
   } catch (e) {
     await runXl(['destroy', String(domid)]).catch(() => undefined);

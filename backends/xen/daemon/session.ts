@@ -161,6 +161,31 @@ export class TrackingSession implements TrackedDomain {
     return this.host.domid;
   }
 
+  /** The entries of `offer` whose page and sectors this session tracks. */
+  private trackable(offer: OfferedMappings): OfferedMappings {
+    const sizes = new Map(this.diskList.map((d) => [d.id, d.sectors]));
+    const keep: number[] = [];
+    for (let i = 0; i < offer.length; i++) {
+      const size = sizes.get(offer.disk[i]!);
+      const sector = offer.sector[i]!;
+      const ok =
+        offer.pfn[i]! < this.host.pageCount &&
+        size !== undefined &&
+        Number.isSafeInteger(sector) &&
+        sector >= 0 &&
+        sector + 8 <= size;
+      if (ok) keep.push(i);
+    }
+    if (keep.length === offer.length) return offer;
+    return {
+      length: keep.length,
+      pfn: Uint32Array.from(keep, (i) => offer.pfn[i]!),
+      disk: Uint32Array.from(keep, (i) => offer.disk[i]!),
+      sector: Float64Array.from(keep, (i) => offer.sector[i]!),
+      ...(offer.hash ? { hash: BigUint64Array.from(keep, (i) => offer.hash![i]!) } : {}),
+    };
+  }
+
   /**
    * Seeds the map with the pages `xen restore` read back from the disks and verified, so the next save
    * of the unchanged guest leaves them out again instead of starting from an empty map.
@@ -187,15 +212,32 @@ export class TrackingSession implements TrackedDomain {
     // Every event so far is applied first: adoption happens at this point of the stream.
     this.bus.flush();
     this.usable();
-    if (this.tracker.map.hash && offer.length > 0) {
-      this.probe.prefetch(offer.pfn, (p, each) => this.host.readPages(p, each));
+    // Entries outside what this session tracks (a page past its page count, a disk it does not serve)
+    // are left out rather than failing the whole hand-over: each only costs the next save its page.
+    const usable = this.trackable(offer);
+    if (this.tracker.map.hash && usable.length > 0) {
+      this.probe.prefetch(usable.pfn, (p, each) => this.host.readPages(p, each));
     }
-    let adoption: Adoption;
+    let adopted: Adoption;
     try {
-      adoption = this.tracker.adoptVerifiedMappings(offer);
+      adopted = this.tracker.adoptVerifiedMappings(usable);
     } finally {
       this.probe.forget();
     }
+    const adoption = {
+      offered: offer.length,
+      adopted: adopted.adopted,
+      rejected: offer.length - adopted.adopted,
+    };
+    (this.opts.log ?? (() => {}))(
+      `adopted ${adoption.adopted} of ${offer.length} restored pages` +
+        (offer.length > usable.length
+          ? `; ${offer.length - usable.length} outside the tracked pages or disks`
+          : '') +
+        (adopted.rejected > 0
+          ? `; ${adopted.rejected} did not hold what they claim (or could not be read)`
+          : ''),
+    );
     const before = this.adoption;
     this.adoption = before
       ? {
