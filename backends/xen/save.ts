@@ -1,12 +1,18 @@
 /**
  * `leanckpt xen save`: checkpoint a tracked domain into a Xen image.
- *  1. quiesce the disk backend (requests in flight answered, none taken) and take the page map;
- *  2. freeze the disks: with --keep-running a reflink (or plain) copy next to the image, otherwise the
+ *  1. start `xl save -p <domid> <fifo or file>`; the backend keeps serving the guest's disk until the
+ *     domain has suspended (a guest freezing for the suspend must be able to finish its own I/O: a
+ *     backend quiesced first left a task stuck in D state and the suspend failed, lab 2026-11-26);
+ *  2. then quiesce the backend (requests in flight answered, none taken) and take the page map;
+ *  3. freeze the disks: with --keep-running a reflink (or plain) copy next to the image, otherwise the
  *     disk files themselves, which nothing writes once the domain is gone; hash their content meanwhile;
- *  3. `xl save -p <domid> <fifo or file>`, the stream filtered into the image as it arrives (every page
- *     checked against the frozen disk), committed atomically only if xl succeeded;
- *  4. --keep-running: resume the backend (re-enabling log-dirty, which xl save turned off) and unpause;
+ *  4. filter the stream into the image as it arrives (every page checked against the frozen disk),
+ *     committed atomically only if xl succeeded;
+ *  5. --keep-running: resume the backend (re-enabling log-dirty, which xl save turned off) and unpause;
  *     otherwise destroy the domain, as a plain `xl save` does.
+ * Requests the backend answers between the suspend and the quiesce are harmless: the page filter checks
+ * every left-out page against the disk as frozen after them, and blkfront re-issues after the resume
+ * every request whose answer it had not seen.
  */
 import { constants } from 'node:fs';
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
@@ -18,14 +24,20 @@ import { StreamFormatError } from './stream/errors.ts';
 import { diskFileStore, freezeCopy, hashFile, type DiskFile } from './disk-files.ts';
 import type { XenDisk } from './image/format.ts';
 import { writeXenImage, type XenImageStats } from './image/save-image.ts';
-import type { TrackedDisk, TrackedDomain } from './tracked-domain.ts';
-import { makeFifo, runXl, startXl } from './xl-process.ts';
+import type { PageMapView, TrackedDisk, TrackedDomain } from './tracked-domain.ts';
+import { DomainNotSuspendedError } from './suspend-wait.ts';
+import { makeFifo, runXl, startXl, type XlRun } from './xl-process.ts';
 
 export interface XenSaveOptions {
   readonly keepRunning: boolean;
   readonly hasher: Hasher64;
   /** How the stream reaches the filter (default `file`, see StreamTransport). */
   readonly transport?: StreamTransport;
+  /**
+   * Resolves once the domain has suspended for the save; rejects if `xlDone` settles first. Without it
+   * the backend is quiesced as soon as xl has started (for test doubles, whose xl suspends nothing).
+   */
+  readonly untilSuspended?: (domid: number, xlDone: Promise<unknown>) => Promise<void>;
 }
 
 export interface XenSaveResult {
@@ -49,6 +61,8 @@ export interface XenSaveResult {
   readonly reduction: number;
   readonly diskReads: number;
   readonly ms: {
+    /** From starting `xl save` until the domain had suspended (the backend serving meanwhile). */
+    readonly suspend: number;
     readonly quiesce: number;
     readonly freeze: number;
     /** From starting `xl save` until both it and the image are done. */
@@ -71,17 +85,22 @@ export async function saveDomain(
 ): Promise<XenSaveResult> {
   image = resolve(image);
   const t0 = performance.now();
-  const map = await domain.quiesce();
-  const t1 = performance.now();
   const copies: string[] = [];
+  let quiesced = false;
   let saved = false;
+  const run = await startSave(opts.transport ?? 'file', domain.domid, image);
   try {
-    const frozen = await freeze(domain.disks(), image, opts.keepRunning, copies);
+    await (opts.untilSuspended?.(domain.domid, run.xl.done) ?? Promise.resolve());
+    const t1 = performance.now();
+    const map = await domain.quiesce();
+    quiesced = true;
     const t2 = performance.now();
-    const stats = await saveThrough(opts.transport ?? 'file', domain.domid, image, frozen, map, opts.hasher);
+    const frozen = await freeze(domain.disks(), image, opts.keepRunning, copies);
+    const t3 = performance.now();
+    const stats = await run.filter(frozen, map, opts.hasher);
     const hashes = await stats.hashes;
     saved = true;
-    const t3 = performance.now();
+    const t4 = performance.now();
     if (opts.keepRunning) {
       await domain.resume();
       await runXl(['unpause', String(domain.domid)]);
@@ -89,7 +108,7 @@ export async function saveDomain(
       await runXl(['destroy', String(domain.domid)]);
       await domain.release();
     }
-    const t4 = performance.now();
+    const t5 = performance.now();
     const s = stats.stats;
     return {
       image,
@@ -111,25 +130,29 @@ export async function saveDomain(
       reduction: s.streamBytes > 0 ? 1 - s.imageBytes / s.streamBytes : 0,
       diskReads: s.diskReads,
       ms: {
-        quiesce: t1 - t0,
-        freeze: t2 - t1,
-        save: t3 - t2,
-        xl: stats.xlMs,
-        after: t4 - t3,
-        total: t4 - t0,
+        suspend: t1 - t0,
+        quiesce: t2 - t1,
+        freeze: t3 - t2,
+        save: t4 - t0,
+        xl: run.xl.elapsedMs(),
+        after: t5 - t4,
+        total: t5 - t0,
       },
     };
   } catch (err) {
+    const error = await run.abandon(err);
     if (!saved) {
       for (const c of copies) await rm(c, { force: true });
       // The guest goes on as before the save: the backend serves it again (xl resumes a domain whose
       // save failed; one whose save xl completed is paused and is unpaused here).
-      await domain.resume().catch(() => undefined);
-      if (typeof err === 'object' && err !== null && leftPaused.has(err)) {
+      if (quiesced) await domain.resume().catch(() => undefined);
+      if (typeof error === 'object' && error !== null && leftPaused.has(error)) {
         await runXl(['unpause', String(domain.domid)]).catch(() => undefined);
       }
     }
-    throw err;
+    throw error;
+  } finally {
+    await run.close();
   }
 }
 
@@ -168,60 +191,88 @@ async function freeze(
  */
 export type StreamTransport = 'fifo' | 'file';
 
-async function saveThrough(
-  transport: StreamTransport,
-  domid: number,
-  image: string,
-  frozen: Frozen,
-  map: Awaited<ReturnType<TrackedDomain['quiesce']>>,
-  hasher: Hasher64,
-): Promise<{ stats: XenImageStats; hashes: Promise<Map<number, bigint>>; xlMs: number }> {
+interface SaveRun {
+  readonly xl: XlRun;
+  /** Filters the stream into the image; rejects (without stopping xl) if anything fails. */
+  filter(
+    frozen: Frozen,
+    map: PageMapView,
+    hasher: Hasher64,
+  ): Promise<{ stats: XenImageStats; hashes: Promise<Map<number, bigint>> }>;
+  /**
+   * After a failure: never kill xl mid-save (it would leave the guest suspended); stop reading a FIFO so
+   * xl fails and resumes the guest itself, or let it finish writing its file. Returns the error to
+   * report: xl's own when the stream ended early or the domain never suspended.
+   */
+  abandon(err: unknown): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** Starts `xl save -p` into a FIFO or a file, with the reading end open (xl blocks on a FIFO until then). */
+async function startSave(transport: StreamTransport, domid: number, image: string): Promise<SaveRun> {
   const dir = transport === 'fifo' ? await mkdtemp(join(tmpdir(), 'leanckpt-save-')) : undefined;
   const target = dir
     ? join(dir, 'stream')
     : join(dirname(image), `.${basename(image)}.xlstream-${process.pid}`);
-  const blocks = diskFileStore(frozen.files);
-  const hashes = Promise.all(
-    frozen.files.map(async (f) => [f.id, await hashFile(f.path, hasher)] as const),
-  ).then((pairs) => new Map(pairs));
-  hashes.catch(() => undefined);
   let input: FileHandle | undefined;
-  try {
-    if (dir) await makeFifo(target);
-    else input = await open(target, 'wx+');
-    const xl = startXl(['save', '-p', String(domid), target]);
-    let exited = false;
-    const failed = xl.done.then(
-      () => void (exited = true),
-      async (e: unknown) => {
-        exited = true;
-        // If xl dies before opening the FIFO our open() would wait forever: open the other end
-        // ourselves, non-blocking so that with no reader left it fails at once instead of hanging.
-        if (dir) {
-          await open(target, constants.O_WRONLY | constants.O_NONBLOCK)
-            .then((h) => h.close())
-            .catch(() => undefined);
-        }
-        return e;
-      },
-    );
-    input ??= await open(target, 'r');
-    const file = input;
-    const stream = dir
-      ? file.createReadStream({ highWaterMark: 8 << 20, autoClose: false })
-      : follow(file, () => exited);
-    const stats = await writeXenImage(image, {
-      stream,
-      map,
-      blocks,
-      disks: frozen.disks,
-      diskHashes: hashes.then((h) => [...h].map(([id, hash]) => ({ id, hash }))),
-      hasher,
-      beforeCommit: async () => void (await xl.done),
-    }).catch(async (e: unknown) => {
-      // Never kill xl mid-save (it would leave the guest suspended): stop reading a FIFO so xl fails
-      // and resumes the guest itself, or let it finish writing its file; then report xl's error if any.
-      if ('destroy' in stream) stream.destroy();
+  let stream: AsyncIterable<Uint8Array> | undefined;
+  const cleanup = async (): Promise<void> => {
+    await input?.close();
+    input = undefined;
+    await rm(dir ?? target, { recursive: true, force: true });
+  };
+  if (dir) await makeFifo(target);
+  else
+    input = await open(target, 'wx+').catch(async (e: unknown) => {
+      await cleanup();
+      throw e;
+    });
+  const xl = startXl(['save', '-p', String(domid), target]);
+  let exited = false;
+  const failed = xl.done.then(
+    () => void (exited = true),
+    async (e: unknown) => {
+      exited = true;
+      // If xl dies before opening the FIFO our open() would wait forever: open the other end
+      // ourselves, non-blocking so that with no reader left it fails at once instead of hanging.
+      if (dir) {
+        await open(target, constants.O_WRONLY | constants.O_NONBLOCK)
+          .then((h) => h.close())
+          .catch(() => undefined);
+      }
+      return e;
+    },
+  );
+  input ??= await open(target, 'r');
+  return {
+    xl,
+    async filter(frozen, map, hasher) {
+      const blocks = diskFileStore(frozen.files);
+      const hashes = Promise.all(
+        frozen.files.map(async (f) => [f.id, await hashFile(f.path, hasher)] as const),
+      ).then((pairs) => new Map(pairs));
+      hashes.catch(() => undefined);
+      const file = input!;
+      stream = dir
+        ? file.createReadStream({ highWaterMark: 8 << 20, autoClose: false })
+        : follow(file, () => exited);
+      try {
+        const stats = await writeXenImage(image, {
+          stream,
+          map,
+          blocks,
+          disks: frozen.disks,
+          diskHashes: hashes.then((h) => [...h].map(([id, hash]) => ({ id, hash }))),
+          hasher,
+          beforeCommit: async () => void (await xl.done),
+        });
+        return { stats, hashes };
+      } finally {
+        blocks.close();
+      }
+    },
+    async abandon(e) {
+      if (stream && 'destroy' in stream && typeof stream.destroy === 'function') stream.destroy();
       if (dir) {
         await input?.close();
         input = undefined;
@@ -233,16 +284,14 @@ async function saveThrough(
       let error = e;
       if (cause instanceof StreamFormatError) {
         error = cause.message.startsWith('Save stream truncated') && xlError !== undefined ? xlError : cause;
+      } else if (xlError !== undefined && e instanceof DomainNotSuspendedError) {
+        error = xlError;
       }
       if (xlError === undefined && typeof error === 'object' && error !== null) leftPaused.add(error);
-      throw error;
-    });
-    return { stats, hashes, xlMs: xl.elapsedMs() };
-  } finally {
-    await input?.close();
-    blocks.close();
-    await rm(dir ?? target, { recursive: true, force: true });
-  }
+      return error;
+    },
+    close: cleanup,
+  };
 }
 
 /** Failures after which xl completed its save and left the domain paused (`-p`). */

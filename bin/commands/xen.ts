@@ -182,12 +182,16 @@ export function xenSave(
     const tracked = await c.get(XEN_TOKENS.Tracked)(domid);
     // Loaded only here: the tracking process (slow to start in an emulated dom0) never needs them.
     const { saveDomain } = await import('../../backends/xen/save.ts');
+    const { saveState, untilSuspended } = await import('../../backends/xen/suspend-wait.ts');
+    const xc = dom0();
     try {
       return await saveDomain(tracked, image, {
         keepRunning: opts.keepRunning === true,
         hasher: c.get(TOKENS.Hasher),
+        untilSuspended: (id, xlDone) => untilSuspended(() => saveState(xc.domain(id)), xlDone),
       });
     } finally {
+      xc.close();
       tracked.close();
     }
   });

@@ -1,0 +1,169 @@
+/**
+ * `xen save` keeps serving the guest's disk until the domain has suspended, and quiesces only then: a
+ * guest freezing its tasks for the suspend waits for their disk I/O (a backend quiesced first made the
+ * suspend fail in the lab). Runs the orchestration against the stand-in `xl` on PATH.
+ */
+import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loadHasher, type Hasher64 } from '../../../../core/hash.ts';
+import { saveDomain } from '../../../../backends/xen/save.ts';
+import { saveState, untilSuspended, type SaveState } from '../../../../backends/xen/suspend-wait.ts';
+import type { DomainInfo } from '../../../../backends/xen/ffi/xenctrl.ts';
+import type { PageMapView, TrackedDisk, TrackedDomain } from '../../../../backends/xen/tracked-domain.ts';
+import { tempDir } from '../../../support/image-fakes.ts';
+import { buildGuest, DISK_ID, type Guest } from '../fixtures/guest.ts';
+import { streamBytes } from '../fixtures/stream-fixture.ts';
+
+const FAKE_XL = new URL('../fixtures/fake-xl.mjs', import.meta.url).pathname;
+
+/** Logs into a shared journal, so the order against the suspend is visible. */
+class JournalDomain implements TrackedDomain {
+  constructor(
+    readonly domid: number,
+    private readonly disk: TrackedDisk,
+    private readonly map: PageMapView,
+    private readonly journal: string[],
+  ) {}
+  disks(): readonly TrackedDisk[] {
+    return [this.disk];
+  }
+  async quiesce(): Promise<PageMapView> {
+    this.journal.push('quiesce');
+    return this.map;
+  }
+  async resume(): Promise<void> {
+    this.journal.push('resume');
+  }
+  async release(): Promise<void> {
+    this.journal.push('release');
+  }
+}
+
+let hasher: Hasher64;
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let g: Guest;
+const savedPath = process.env['PATH'];
+
+beforeAll(async () => {
+  hasher = await loadHasher();
+  g = buildGuest(
+    {
+      guest: 'pv',
+      kinds: Array.from({ length: 96 }, (_, i) => (i % 3 === 0 ? 'disk' : i % 3 === 1 ? 'zero' : 'random')),
+      offsets: Array.from({ length: 96 }, (_, i) => i * 8),
+      batch: 32,
+      libxcVersion: 3,
+      checkpoints: 0,
+      verify: false,
+      optionalRecords: false,
+      seed: 5,
+    },
+    hasher,
+  );
+});
+beforeEach(async () => {
+  await tmp?.cleanup();
+  tmp = await tempDir('leanckpt-xen-order-');
+  const xlDir = tmp.path('xl');
+  await mkdir(join(xlDir, 'bin'), { recursive: true });
+  await copyFile(FAKE_XL, join(xlDir, 'bin', 'xl'));
+  await chmod(join(xlDir, 'bin', 'xl'), 0o755);
+  await writeFile(join(xlDir, 'stream'), streamBytes(g.spec));
+  await writeFile(tmp.path('xvda.raw'), g.disks.bytes.get(DISK_ID)!);
+  process.env['PATH'] = `${join(xlDir, 'bin')}:${savedPath}`;
+  process.env['FAKE_XL_DIR'] = xlDir;
+  delete process.env['FAKE_XL_FAIL'];
+  delete process.env['LEANCKPT_XL'];
+});
+afterAll(async () => {
+  process.env['PATH'] = savedPath;
+  await tmp.cleanup();
+});
+
+const domain = (journal: string[]): JournalDomain =>
+  new JournalDomain(
+    7,
+    { id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw'), sectors: 2048 },
+    g.map,
+    journal,
+  );
+
+describe.each(['file', 'fifo'] as const)('xen save through a %s', (transport) => {
+  it('waits for the suspend with xl running and the backend serving, then quiesces', async () => {
+    const journal: string[] = [];
+    let xlRunning: boolean | undefined;
+    const saved = await saveDomain(domain(journal), tmp.path('g.lcxen'), {
+      keepRunning: false,
+      hasher,
+      transport,
+      untilSuspended: async (domid, xlDone) => {
+        let settled = false;
+        xlDone.then(
+          () => (settled = true),
+          () => (settled = true),
+        );
+        await Promise.resolve();
+        xlRunning = !settled;
+        expect(domid).toBe(7);
+        journal.push('suspended');
+      },
+    });
+    expect(xlRunning).toBe(true);
+    expect(journal).toEqual(['suspended', 'quiesce', 'release']);
+    expect(saved.pages.mapped).toBeGreaterThan(0);
+    expect(saved.ms.suspend).toBeLessThanOrEqual(saved.ms.save);
+  });
+
+  it('never quiesces (nor resumes) a backend whose domain did not suspend, and reports xl', async () => {
+    process.env['FAKE_XL_FAIL'] = 'save-early';
+    const journal: string[] = [];
+    const err = await saveDomain(domain(journal), tmp.path('g.lcxen'), {
+      keepRunning: false,
+      hasher,
+      transport,
+      untilSuspended: (_id, xlDone) => untilSuspended(() => 'running', xlDone, 5),
+    }).catch((e: unknown) => e);
+    expect(String(err)).toMatch(/xl save failed .*does not exist/);
+    expect(journal).toEqual([]);
+  });
+});
+
+describe('untilSuspended', () => {
+  const never = new Promise<never>(() => {});
+  it('resolves when the domain reports the suspend', async () => {
+    const states: SaveState[] = ['running', 'running', 'suspended'];
+    let polls = 0;
+    await untilSuspended(() => states[Math.min(polls++, 2)]!, never, 1);
+    expect(polls).toBe(3);
+  });
+  it('resolves when xl finished first (xl save -p left the domain paused)', async () => {
+    await expect(untilSuspended(() => 'running', Promise.resolve(), 1)).resolves.toBeUndefined();
+  });
+  it('rejects when xl failed first or the domain disappeared', async () => {
+    const failed = Promise.reject(new Error('xl died'));
+    failed.catch(() => undefined);
+    await expect(untilSuspended(() => 'running', failed, 1)).rejects.toThrow(/before the domain suspended/);
+    await expect(untilSuspended(() => 'gone', never, 1)).rejects.toThrow(/disappeared/);
+  });
+  it('reads the suspend from the domain info', () => {
+    const info = (over: Partial<DomainInfo>): DomainInfo => ({
+      domid: 7,
+      kind: 'pv',
+      dying: false,
+      shutdown: false,
+      shutdownReason: 0,
+      paused: false,
+      totPages: 1,
+      maxPages: 1,
+      sharedInfoFrame: 0n,
+      vcpus: 1,
+      ...over,
+    });
+    expect(saveState(info({}))).toBe('running');
+    expect(saveState(info({ shutdown: true, shutdownReason: 2 }))).toBe('suspended');
+    expect(saveState(info({ shutdown: true, shutdownReason: 0 }))).toBe('running');
+    expect(saveState(info({ dying: true }))).toBe('gone');
+    expect(saveState(undefined)).toBe('gone');
+  });
+});
