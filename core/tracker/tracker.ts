@@ -264,10 +264,12 @@ export class PageBlockTracker {
 
   /**
    * Rule 6 with hash revalidation: a full-page read segment whose page was reported written (or dirty)
-   * while the request flew. With log-dirty, our own grant copy of the read dirties the page, so an
-   * epoch that ends before the completion event taints nearly every read in flight across it. Instead
-   * of dropping the page, decide by content: map it iff the page hashes, now, like the sectors it was
-   * read from (the claim is the disk's hash, as for every mapping, so the page cannot vouch for itself).
+   * while the request flew. With log-dirty a page a read fills has often been dirtied shortly before
+   * (its previous use, an earlier read into it, a grant copy the completion event had not yet
+   * followed), so an epoch that ends while the read flies taints it although the transfer then
+   * overwrites every byte. Instead of dropping the page, decide by content: map it iff the page
+   * hashes, now, like the sectors it was read from (the claim is the disk's hash, as for every
+   * mapping, so the page cannot vouch for itself).
    *
    * Sound: the hash is taken now, at the completion (the probe is synchronous: no later event of this
    * page can be applied before the decision). A guest write before the hash is in the bytes hashed, so
