@@ -1,4 +1,4 @@
-/** The six benchmarks, by name, and the module that measures each (one module may measure two). */
+/** The six benchmarks of the performance targets and the Xen pipeline's, by name, and the module that measures each (one module may measure two). */
 import type { BenchOptions, BenchResult } from './lib/result.ts';
 
 type Runner = (opts: BenchOptions) => Promise<BenchResult[]>;
@@ -9,6 +9,7 @@ export const MODULES: Readonly<Record<string, () => Promise<Runner>>> = {
   'checkpoint-io': async () => (await import('./checkpoint-io.ts')).run,
   replay: async () => (await import('./replay.ts')).run,
   scaling: async () => (await import('./scaling.ts')).run,
+  'xen-pipeline': async () => (await import('./xen-pipeline.ts')).run,
 };
 
 /** Benchmark name -> module name, in the order. */
@@ -19,6 +20,7 @@ export const BENCHMARKS: Readonly<Record<string, string>> = {
   restore: 'checkpoint-io',
   replay: 'replay',
   scaling: 'scaling',
+  'xen-pipeline': 'xen-pipeline',
 };
 
 /** Modules to run for the named benchmarks, each once, in order. */

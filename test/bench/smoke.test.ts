@@ -76,6 +76,13 @@ describe('benchmarks at a tiny size', () => {
     expect((r!.details.points as unknown[]).length).toBe(3);
   });
 
+  it('xen-pipeline: a generated xl stream saved and rebuilt to its exact length', async () => {
+    const [r] = await runTiny('xen-pipeline');
+    expectWellFormed(r!);
+    expect(r!.details.pagesMapped).toBeGreaterThan(0);
+    expect(r!.details.reduction).toBeGreaterThan(0.4);
+  });
+
   it('the table has a line per row of every benchmark, and unknown names are refused', () => {
     const table = markdownTable([...results.values()]);
     for (const name of Object.keys(BENCHMARKS)) expect(table).toContain(`| ${name} |`);
