@@ -277,7 +277,8 @@ export function printStatus(r: XenStatusResult): string {
     ...(s.adoptedAtRestore
       ? [
           `  adopted at restore: ${s.adoptedAtRestore.adopted} of ${s.adoptedAtRestore.offered} pages` +
-            (s.adoptedAtRestore.rejected ? ` (${s.adoptedAtRestore.rejected} rejected)` : ''),
+            (s.adoptedAtRestore.rejected ? ` (${s.adoptedAtRestore.rejected} rejected)` : '') +
+            (s.adoptedAtRestore.deferred ? `; ${s.adoptedAtRestore.deferred} waiting to be readable` : ''),
         ]
       : []),
     ...s.disks.map(

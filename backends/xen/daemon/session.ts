@@ -46,7 +46,7 @@ export interface SessionStatus {
   readonly tracker: TrackerStats;
   readonly checkpoints: number;
   /** The mappings `xen restore` handed over before the domain first ran (adoptRestored), if any. */
-  readonly adoptedAtRestore?: Adoption;
+  readonly adoptedAtRestore?: SessionAdoption;
 }
 
 export class TrackingSession implements TrackedDomain {
@@ -63,7 +63,8 @@ export class TrackingSession implements TrackedDomain {
   private recorder: ((batch: EventBatch) => Promise<void>) | undefined;
   private failure: unknown;
   private readonly probe: PrefetchingProbe;
-  private adoption: Adoption | undefined;
+  private adoption: SessionAdoption | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(
     readonly host: DomainHost,
@@ -164,26 +165,17 @@ export class TrackingSession implements TrackedDomain {
   /** The entries of `offer` whose page and sectors this session tracks. */
   private trackable(offer: OfferedMappings): OfferedMappings {
     const sizes = new Map(this.diskList.map((d) => [d.id, d.sectors]));
-    const keep: number[] = [];
-    for (let i = 0; i < offer.length; i++) {
+    return selectEntries(offer, (i) => {
       const size = sizes.get(offer.disk[i]!);
       const sector = offer.sector[i]!;
-      const ok =
+      return (
         offer.pfn[i]! < this.host.pageCount &&
         size !== undefined &&
         Number.isSafeInteger(sector) &&
         sector >= 0 &&
-        sector + 8 <= size;
-      if (ok) keep.push(i);
-    }
-    if (keep.length === offer.length) return offer;
-    return {
-      length: keep.length,
-      pfn: Uint32Array.from(keep, (i) => offer.pfn[i]!),
-      disk: Uint32Array.from(keep, (i) => offer.disk[i]!),
-      sector: Float64Array.from(keep, (i) => offer.sector[i]!),
-      ...(offer.hash ? { hash: BigUint64Array.from(keep, (i) => offer.hash![i]!) } : {}),
-    };
+        sector + 8 <= size
+      );
+    });
   }
 
   /**
@@ -200,7 +192,7 @@ export class TrackingSession implements TrackedDomain {
    * With revalidation each page is also hashed now and adopted only if it holds what it claims, which
    * covers whatever else touched it after the restore wrote it (a toolstack fix-up, say).
    */
-  adoptRestored(offer: OfferedMappings): Adoption {
+  adoptRestored(offer: OfferedMappings): SessionAdoption {
     this.usable();
     if (this.state !== 'tracking') throw new Error(`cannot adopt mappings while ${this.state}`);
     const requests = this.attached.reduce((n, a) => n + a.stats().requests, 0);
@@ -215,38 +207,111 @@ export class TrackingSession implements TrackedDomain {
     // Entries outside what this session tracks (a page past its page count, a disk it does not serve)
     // are left out rather than failing the whole hand-over: each only costs the next save its page.
     const usable = this.trackable(offer);
-    if (this.tracker.map.hash && usable.length > 0) {
-      this.probe.prefetch(usable.pfn, (p, each) => this.host.readPages(p, each));
-    }
-    let adopted: Adoption;
-    try {
-      adopted = this.tracker.adoptVerifiedMappings(usable);
-    } finally {
-      this.probe.forget();
-    }
-    const adoption = {
+    const { adopted, rejected, unreadable } = this.adoptReadable(usable, true);
+    const adoption: SessionAdoption = {
       offered: offer.length,
-      adopted: adopted.adopted,
-      rejected: offer.length - adopted.adopted,
+      adopted,
+      rejected: offer.length - adopted - unreadable.length,
+      ...(unreadable.length > 0 ? { deferred: unreadable.length } : {}),
     };
     (this.opts.log ?? (() => {}))(
       `adopted ${adoption.adopted} of ${offer.length} restored pages` +
         (offer.length > usable.length
           ? `; ${offer.length - usable.length} outside the tracked pages or disks`
           : '') +
-        (adopted.rejected > 0
-          ? `; ${adopted.rejected} did not hold what they claim (or could not be read)`
+        (rejected > 0 ? `; ${rejected} did not hold what they claim` : '') +
+        (unreadable.length > 0
+          ? `; ${unreadable.length} not readable yet, tried again as the guest runs`
           : ''),
     );
-    const before = this.adoption;
-    this.adoption = before
-      ? {
-          offered: before.offered + adoption.offered,
-          adopted: before.adopted + adoption.adopted,
-          rejected: before.rejected + adoption.rejected,
-        }
-      : adoption;
+    this.addAdoption(adoption);
+    if (unreadable.length > 0) this.deferAdoption(unreadable);
     return adoption;
+  }
+
+  /**
+   * Hashes the pages of `offer` that can be read now and adopts those holding what they claim: the
+   * offer's own hashes (`offerHashes`, the disk as the restore verified it) or, once the guest has run
+   * and may have written its disk, the hash of the sectors as they are now (the tracker's claimHash).
+   * Synchronous from the hashing to the adoption, so no log-dirty epoch falls between them.
+   */
+  private adoptReadable(
+    offer: OfferedMappings,
+    offerHashes: boolean,
+  ): { adopted: number; rejected: number; unreadable: OfferedMappings } {
+    const readable = new Set<number>();
+    if (this.tracker.map.hash && offer.length > 0) {
+      this.probe.prefetch(offer.pfn, (p, each) =>
+        this.host.readPages(p, (pfn, page) => {
+          readable.add(pfn);
+          each(pfn, page);
+        }),
+      );
+    } else {
+      for (const pfn of offer.pfn) readable.add(pfn);
+    }
+    let now = selectEntries(offer, (i) => readable.has(offer.pfn[i]!));
+    if (!offerHashes && now.hash) now = { ...now, hash: undefined };
+    let result: Adoption;
+    try {
+      result = this.tracker.adoptVerifiedMappings(now);
+    } finally {
+      this.probe.forget();
+    }
+    return {
+      adopted: result.adopted,
+      rejected: result.rejected,
+      unreadable: selectEntries(offer, (i) => !readable.has(offer.pfn[i]!)),
+    };
+  }
+
+  /**
+   * A PV domain `xl restore -p` has just built has no p2m the toolstack can map yet (the guest rebuilds
+   * its frame list when it resumes), so its pages cannot be read before the unpause. Those entries are
+   * adopted later, at a quiet point (no request in flight, every event applied) once their pages can be
+   * read: each then only if its page equals its sectors as they are at that point. That is as sound as
+   * a read completing there: a guest write before the hash shows in the hash, one after it is reported
+   * by a later epoch, and a disk write after it kills the mapping by the usual rule. Tried once per
+   * log-dirty interval for a minute; needs log-dirty (without it nothing is deferred).
+   */
+  private deferAdoption(pending: OfferedMappings): void {
+    if (this.logDirty.status().state !== 'active') return;
+    let left = 60;
+    const probeBuf = new Uint8Array(4096);
+    const timer = setInterval(() => {
+      if (this.state === 'released' || --left < 0 || pending.length === 0) {
+        clearInterval(timer);
+        return;
+      }
+      if (this.state !== 'tracking' || !this.host.readPage(pending.pfn[0]!, probeBuf)) return;
+      clearInterval(timer);
+      void this.atQuietPoint(() => {
+        if (this.state !== 'tracking') return;
+        const { adopted, rejected, unreadable } = this.adoptReadable(pending, false);
+        this.addAdoption({ offered: 0, adopted, rejected: rejected + unreadable.length, deferred: 0 });
+        (this.opts.log ?? (() => {}))(
+          `adopted ${adopted} more restored pages once the guest ran` +
+            (rejected + unreadable.length > 0 ? `; ${rejected + unreadable.length} not` : ''),
+        );
+      }).catch((err: unknown) => {
+        (this.opts.log ?? (() => {}))(
+          `deferred adoption failed: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      });
+    }, this.opts.logDirtyMs);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private addAdoption(a: SessionAdoption): void {
+    const b = this.adoption;
+    const deferred = (b?.deferred ?? 0) + (a.deferred ?? 0) - (a.offered === 0 ? a.adopted + a.rejected : 0);
+    this.adoption = {
+      offered: (b?.offered ?? 0) + a.offered,
+      adopted: (b?.adopted ?? 0) + a.adopted,
+      rejected: (b?.rejected ?? 0) + a.rejected,
+      ...(deferred > 0 ? { deferred } : {}),
+    };
   }
 
   disks(): readonly TrackedDisk[] {
@@ -314,6 +379,7 @@ export class TrackingSession implements TrackedDomain {
     if (this.state === 'released') return;
     this.state = 'released';
     if (this.poller) clearInterval(this.poller);
+    for (const t of this.timers) clearInterval(t);
     this.logDirty.stop();
     for (const a of this.attached) await a.stop().catch(() => {});
     this.bus.end();
@@ -348,4 +414,23 @@ export class TrackingSession implements TrackedDomain {
       throw this.failure instanceof Error ? this.failure : new Error(String(this.failure));
     }
   }
+}
+
+/** A restore's hand-over as the session saw it; `deferred` entries wait for their pages to be readable. */
+export interface SessionAdoption extends Adoption {
+  readonly deferred?: number;
+}
+
+/** The entries `keep(i)` selects, every column (the hashes too, if any) in the same order. */
+function selectEntries(offer: OfferedMappings, keep: (i: number) => boolean): OfferedMappings {
+  const idx: number[] = [];
+  for (let i = 0; i < offer.length; i++) if (keep(i)) idx.push(i);
+  if (idx.length === offer.length) return offer;
+  return {
+    length: idx.length,
+    pfn: Uint32Array.from(idx, (i) => offer.pfn[i]!),
+    disk: Uint32Array.from(idx, (i) => offer.disk[i]!),
+    sector: Float64Array.from(idx, (i) => offer.sector[i]!),
+    ...(offer.hash ? { hash: BigUint64Array.from(idx, (i) => offer.hash![i]!) } : {}),
+  };
 }

@@ -266,6 +266,55 @@ describe('tracking session', () => {
     await session.release();
   });
 
+  it("adopts a PV restore's unreadable pages once they can be read, each only if it equals its sectors then", async () => {
+    const xs = new MemoryXenstore();
+    const guest = new TestGuest(128, 'hvm');
+    const disk = new MemoryDisk(2048);
+    for (let i = 0; i < disk.bytes.length; i++) disk.bytes[i] = (i * 31 + (i >> 9)) & 0xff;
+    const channels = new TestChannels(new Map([[DOMID, guest]]));
+    const host = testHost(DOMID, guest, xs, channels);
+    // No p2m yet (a PV domain `xl restore -p` has just built): no page can be read until "unpause".
+    let readable = false;
+    const { readPage, readPages } = host;
+    host.readPage = (pfn, dst) => readable && readPage(pfn, dst);
+    host.readPages = (pfns, each) => void (readable && readPages(pfns, each));
+    const hasher = await loadHasher();
+    const session = new TrackingSession(
+      host,
+      [{ id: XVDA, vdev: 'xvda', path: 'memory', sectors: disk.sectors, store: disk }],
+      { logDirtyMs: 10, hasher },
+    );
+    const front = new TestFrontend(xs, guest, channels, DOMID, XVDA);
+    await front.connect();
+    const pfns = [40, 41, 42, 43];
+    const sectorsOf = (i: number) => disk.bytes.subarray((800 + 8 * i) * 512, (808 + 8 * i) * 512);
+    for (const [i, pfn] of pfns.entries()) guest.page(pfn).set(sectorsOf(i));
+    const offer = {
+      length: 4,
+      pfn: Uint32Array.from(pfns),
+      disk: Uint32Array.of(XVDA, XVDA, XVDA, XVDA),
+      sector: Float64Array.of(800, 808, 816, 824),
+      hash: BigUint64Array.from(pfns, (_, i) => hasher.hash64(sectorsOf(i))),
+    };
+    expect(session.adoptRestored(offer)).toEqual({ offered: 4, adopted: 0, rejected: 0, deferred: 4 });
+    // The guest runs: it writes page 41, and writes 42's sectors from page 50 (its page 42 now stale).
+    guest.cpuWrite(41, 0, guest.page(41)[0]! ^ 0x7f);
+    await front.request({ op: 'write', sector: 816, segs: [{ pfn: 50 }] });
+    readable = true;
+    for (let i = 0; i < 100 && session.status().adoptedAtRestore?.deferred; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(session.status().adoptedAtRestore).toEqual({ offered: 4, adopted: 2, rejected: 2 });
+    const view = await session.quiesce();
+    expect([40, 41, 42, 43, 50].map((p) => view.get(p)?.sector)).toEqual([
+      800,
+      undefined,
+      undefined,
+      824,
+      816,
+    ]);
+    await session.release();
+  });
+
   it('refuses to adopt once the domain has made a disk request (one in flight, or done)', async () => {
     const { session, front, disk } = await setup();
     const offer = {
