@@ -22,18 +22,65 @@ export interface Hasher64 {
 
 type Xxh64 = (input: Uint8Array, length: number, seed: number) => bigint | number;
 
+/** libxxhash's XXH64 and its streaming state (an opaque struct the library allocates). */
+interface NativeXxh64 {
+  hash: Xxh64;
+  createState(): unknown;
+  reset(state: unknown, seed: number): number;
+  update(state: unknown, input: Uint8Array, length: number): number;
+  digest(state: unknown): bigint | number;
+  freeState(state: unknown): number;
+}
+
 /** XXH64 from libxxhash through koffi, or undefined when either is missing. */
-function nativeXxh64(): Xxh64 | undefined {
+function nativeXxh64(): NativeXxh64 | undefined {
   if (process.env.LEANCKPT_HASH === 'wasm') return undefined;
   try {
     const koffi = createRequire(import.meta.url)('koffi') as {
       load(path: string): { func(decl: string): unknown };
     };
     const lib = koffi.load('libxxhash.so.0');
-    return lib.func('uint64_t XXH64(const void *input, size_t length, uint64_t seed)') as Xxh64;
+    const f = <T>(decl: string): T => lib.func(decl) as T;
+    return {
+      hash: f('uint64_t XXH64(const void *input, size_t length, uint64_t seed)'),
+      createState: f('void *XXH64_createState(void)'),
+      reset: f('int XXH64_reset(void *state, uint64_t seed)'),
+      update: f('int XXH64_update(void *state, const void *input, size_t length)'),
+      digest: f('uint64_t XXH64_digest(void *state)'),
+      freeState: f('int XXH64_freeState(void *state)'),
+    };
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A streaming XXH64 over a native state: the caller's bytes are hashed in place (the WebAssembly one
+ * copies every chunk into its memory first). The state is freed at digest(), or when the object is
+ * collected if it never gets there (an aborted image write).
+ */
+function nativeStreaming(n: NativeXxh64, registry: FinalizationRegistry<unknown>): StreamingHash64 {
+  let state: unknown = n.createState();
+  if (!state) throw new Error('XXH64_createState failed');
+  n.reset(state, 0);
+  const token = {};
+  const self: StreamingHash64 = {
+    update(bytes) {
+      if (state === undefined) throw new Error('hash already digested');
+      if (bytes.length > 0) n.update(state, bytes, bytes.length);
+      return self;
+    },
+    digest() {
+      if (state === undefined) throw new Error('hash already digested');
+      const h = BigInt(n.digest(state));
+      n.freeState(state);
+      registry.unregister(token);
+      state = undefined;
+      return h;
+    },
+  };
+  registry.register(self, state, token);
+  return self;
 }
 
 let loaded: Promise<Hasher64> | undefined;
@@ -42,12 +89,20 @@ let kind: 'native' | 'wasm' | undefined;
 /** Loads the hasher once; later calls share it. */
 export function loadHasher(): Promise<Hasher64> {
   loaded ??= xxhash().then((x): Hasher64 => {
-    const streaming = (): StreamingHash64 => x.create64(0n) as unknown as StreamingHash64;
     const native = nativeXxh64();
     kind = native ? 'native' : 'wasm';
-    // koffi may return a uint64 as a number when it is exactly representable: always give a bigint.
-    if (native) return { streaming, hash64: (bytes) => BigInt(native(bytes, bytes.length, 0)) };
-    return { streaming, hash64: (bytes) => x.h64Raw(bytes, 0n) };
+    if (native) {
+      const registry = new FinalizationRegistry<unknown>((state) => void native.freeState(state));
+      return {
+        streaming: () => nativeStreaming(native, registry),
+        // koffi may return a uint64 as a number when it is exactly representable: always a bigint.
+        hash64: (bytes) => BigInt(native.hash(bytes, bytes.length, 0)),
+      };
+    }
+    return {
+      streaming: () => x.create64(0n) as unknown as StreamingHash64,
+      hash64: (bytes) => x.h64Raw(bytes, 0n),
+    };
   });
   return loaded;
 }

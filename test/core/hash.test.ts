@@ -20,6 +20,24 @@ describe('content hash', () => {
     expect(hasher.hash64(big)).toBe(wasm.h64Raw(big, 0n));
   });
 
+  it('streams the same XXH64 over any split of the input, and a digested stream refuses more', async () => {
+    const [hasher, wasm] = await Promise.all([loadHasher(), xxhash()]);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 20000 }), fc.array(fc.nat(20000)), (bytes, cuts) => {
+        const at = [0, ...cuts.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b), bytes.length];
+        const s = hasher.streaming();
+        for (let i = 1; i < at.length; i++) s.update(bytes.subarray(at[i - 1], at[i]));
+        expect(s.digest()).toBe(wasm.h64Raw(bytes, 0n));
+      }),
+      { numRuns: 100 },
+    );
+    if ((await hasherKind()) === 'native') {
+      const s = hasher.streaming();
+      s.digest();
+      expect(() => s.update(new Uint8Array(1))).toThrow(/already digested/);
+    }
+  });
+
   it('uses the native library when it is installed, and LEANCKPT_HASH=wasm forces WebAssembly', async () => {
     const kind = await hasherKind();
     expect(['native', 'wasm']).toContain(kind);
