@@ -266,10 +266,10 @@ export class TrackingSession implements TrackedDomain {
   }
 
   /**
-   * A PV domain `xl restore -p` has just built has no p2m the toolstack can map yet (the guest rebuilds
-   * its frame list when it resumes), so its pages cannot be read before the unpause. Those entries are
-   * adopted later, at a quiet point (no request in flight, every event applied) once their pages can be
-   * read: each then only if its page equals its sectors as they are at that point. That is as sound as
+   * A PV domain `xl restore -p` has just built may have no p2m the toolstack can map yet (seen in the
+   * lab for a guest's first restore, not its second), so its pages cannot be read before the unpause.
+   * Those entries are adopted later, at a quiet point (no request in flight, every event applied) once
+   * their pages can be read: each then only if its page equals its sectors as they are at that point. That is as sound as
    * a read completing there: a guest write before the hash shows in the hash, one after it is reported
    * by a later epoch, and a disk write after it kills the mapping by the usual rule. Tried once per
    * log-dirty interval for a minute; needs log-dirty (without it nothing is deferred).
