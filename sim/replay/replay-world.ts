@@ -8,6 +8,11 @@
  * A `dirty` record (a log-dirty epoch, as a Xen recording has them) gives fresh content only to the
  * pages the trace shows no write for in that epoch: a page the recording backend's own I/O accounts
  * for (a read filled it, or the guest wrote it and then wrote it out) keeps the content that I/O left.
+ *
+ * With `readsLandAtCompletion` (a trace whose header meta says so: the Xen backend's recordings), a
+ * read's data lands at its completion event, so a `dirty` record naming the page of a read in flight
+ * reports a write made before the copy: the page gets fresh content now, and a full-page segment's
+ * completion overwrites it (partial segments are still torn).
  */
 import { IoDir, Op, type EventBatch } from '../../core/events/batch.ts';
 import { EventError } from '../../core/errors.ts';
@@ -33,6 +38,24 @@ interface Flight {
 
 const SPP = SECTORS_PER_PAGE;
 
+/** The header meta key that says a trace's reads land at their completion event. */
+export const READS_LAND_AT_COMPLETION = 'readsLandAtCompletion';
+
+/** Whether a trace's header meta says its reads land at completion (absent or not `true`: no). */
+export function readsLandAtCompletion(meta: Readonly<Record<string, unknown>>): boolean {
+  return meta[READS_LAND_AT_COMPLETION] === true;
+}
+
+export interface ReplayWorldOptions {
+  /**
+   * A read's data lands at its completion event, so no `dirty` record can fall between the copy and
+   * the completion: a page a `dirty` record names while a read into it flies was written before the
+   * copy, which overwrites a full-page segment. Default false: the guest write may have come during
+   * the flight, and the segment is torn.
+   */
+  readonly readsLandAtCompletion?: boolean;
+}
+
 export class ReplayWorld {
   /** One seed per memory sector: page p is seeds[p*8 .. p*8+7]. */
   readonly memory: Float64Array;
@@ -50,7 +73,13 @@ export class ReplayWorld {
    */
   private readonly accounted: Uint32Array;
 
-  constructor(readonly geometry: GuestGeometry) {
+  readonly readsLandAtCompletion: boolean;
+
+  constructor(
+    readonly geometry: GuestGeometry,
+    opts: ReplayWorldOptions = {},
+  ) {
+    this.readsLandAtCompletion = opts.readsLandAtCompletion === true;
     this.pageCount = geometry.pageCount;
     this.memory = new Float64Array(geometry.pageCount * SPP);
     this.accounted = new Uint32Array(geometry.pageCount);
@@ -171,14 +200,15 @@ export class ReplayWorld {
    * shows that write (the backend's own grant copy into the page, or the guest's write of a page it
    * then wrote out in the same epoch), the page already holds what it wrote, and the record says
    * nothing more. Any other named page was written by the guest at an unknown moment: fresh content,
-   * undefined for the requests in flight on it.
+   * undefined for the requests in flight on it, except, when reads land at completion, for a read's
+   * full-page segment on it: the write came before the copy, which the completion overwrites it with.
    */
   private dirty(b: EventBatch, from: number, to: number): void {
     const stamp = this.epoch + 1;
     for (let k = from; k < to; k++) {
       const pfn = b.pfn[k]!;
       if (pfn >= this.pageCount) throw new EventError(`page ${pfn} outside the guest`);
-      if (this.accounted[pfn] !== stamp) this.cpuWrite(pfn);
+      if (this.accounted[pfn] !== stamp) this.cpuWrite(pfn, this.readsLandAtCompletion);
     }
     this.epoch++;
   }
@@ -195,11 +225,20 @@ export class ReplayWorld {
     for (const pfn of f.pfn) this.accounted[pfn] = stamp;
   }
 
-  private cpuWrite(pfn: number): void {
+  /**
+   * The guest writes page `pfn`: fresh content, and undefined for the requests in flight on it. With
+   * `beforeReadCopies`, reads in flight whose full-page segment names the page are left alone: their
+   * copy comes after this write and replaces the whole page.
+   */
+  private cpuWrite(pfn: number, beforeReadCopies = false): void {
     if (pfn >= this.pageCount) throw new EventError(`page ${pfn} outside the guest`);
     this.seeds.fill(this.memory, pfn * SPP, SPP);
     if (!this.busy.has(pfn)) return;
-    for (const f of this.flights.values()) if (f.pfn.includes(pfn)) f.written.add(pfn);
+    for (const f of this.flights.values()) {
+      if (!f.pfn.includes(pfn)) continue;
+      if (beforeReadCopies && f.dir === IoDir.Read && fillsPage(f, pfn)) continue;
+      f.written.add(pfn);
+    }
   }
 
   /**
@@ -217,6 +256,13 @@ function column(col: Uint32Array | Uint8Array, from: number, to: number): number
   const out: number[] = [];
   for (let k = from; k < to; k++) out.push(col[k]!);
   return out;
+}
+
+/** Whether read `f` has a full-page segment on `pfn` (then it is its only segment there). */
+function fillsPage(f: Flight, pfn: number): boolean {
+  for (let k = 0; k < f.pfn.length; k++)
+    if (f.pfn[k] === pfn && f.first[k] === 0 && f.last[k] === SPP - 1) return true;
+  return false;
 }
 
 /** Undefined order of effects: disk overlap with a writer, or a shared page that one of them fills. */

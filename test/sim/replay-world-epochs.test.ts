@@ -8,12 +8,12 @@
 import { describe, expect, it } from 'vitest';
 import type { GuestEvent } from '../../core/events/batch.ts';
 import { batchOf } from '../../core/events/builder.ts';
-import { ReplayWorld } from '../../sim/replay/replay-world.ts';
+import { readsLandAtCompletion, ReplayWorld } from '../../sim/replay/replay-world.ts';
 
 const GEOMETRY = { pageCount: 8, disks: [{ id: 0, sectors: 256 }] };
 
-function world(events: readonly GuestEvent[]): ReplayWorld {
-  const w = new ReplayWorld(GEOMETRY);
+function world(events: readonly GuestEvent[], opts: { readsLandAtCompletion?: boolean } = {}): ReplayWorld {
+  const w = new ReplayWorld(GEOMETRY, opts);
   w.apply(batchOf(events));
   return w;
 }
@@ -84,5 +84,108 @@ describe('replay world: dirty records as log-dirty epochs', () => {
   it('mem_write still gives fresh content whatever I/O the epoch had', () => {
     const w = world([...read(1, 2, 16), { op: 'mem_write', pfns: [2] }, dirty(2)]);
     expect(holds(w, 2, 16)).toBe(false);
+  });
+});
+
+describe('replay world: a dirty record on the page of a read in flight', () => {
+  const LAND = { readsLandAtCompletion: true };
+  const flying = (segs: [number, number, number][], ...during: GuestEvent[]): GuestEvent[] => [
+    { op: 'submit', id: 1, dir: 'read', disk: 0, sector: 16, segs },
+    ...during,
+    { op: 'complete', id: 1, ok: true },
+  ];
+
+  it('by default (no field in the trace) may be a write during the flight: the segment is torn', () => {
+    const w = world(flying([[2, 0, 7]], dirty(2)));
+    expect(w.readsLandAtCompletion).toBe(false);
+    expect(holds(w, 2, 16)).toBe(false);
+  });
+
+  it('when reads land at completion, is a write before the copy: the full page holds its sectors', () => {
+    const w = world(flying([[2, 0, 7]], dirty(2)), LAND);
+    expect(w.readsLandAtCompletion).toBe(true);
+    expect(holds(w, 2, 16)).toBe(true);
+  });
+
+  it('of a multi-page read: when reads land at completion every full page is kept, else the named page is torn', () => {
+    const w = world(
+      flying(
+        [
+          [2, 0, 7],
+          [3, 0, 7],
+        ],
+        dirty(2),
+        dirty(3),
+      ),
+      LAND,
+    );
+    expect(holds(w, 2, 16)).toBe(true);
+    expect(holds(w, 3, 24)).toBe(true);
+    const d = world(
+      flying(
+        [
+          [2, 0, 7],
+          [3, 0, 7],
+        ],
+        dirty(3),
+      ),
+    );
+    expect(holds(d, 2, 16)).toBe(true);
+    expect(holds(d, 3, 24)).toBe(false);
+  });
+
+  it('a partial segment stays undefined either way: the rest of the page is the write, the copy is unordered with it', () => {
+    for (const opts of [{}, LAND]) {
+      const w = world(flying([[2, 0, 3]], dirty(2)), opts);
+      const disk = w.disks.get(0)!;
+      const part = Array.from(w.page(2)).slice(0, 4);
+      expect(part.some((seed, j) => seed === disk.get(16 + j))).toBe(false);
+    }
+  });
+
+  it('a mem_write during the flight still tears the segment: only dirty records are read differently', () => {
+    const w = world(flying([[2, 0, 7]], { op: 'mem_write', pfns: [2] }), LAND);
+    expect(holds(w, 2, 16)).toBe(false);
+  });
+
+  it('a write from the page in flight is still torn by a dirty record on it', () => {
+    const w = world(
+      [
+        { op: 'submit', id: 1, dir: 'write', disk: 0, sector: 40, segs: [[5, 0, 7]] },
+        dirty(5),
+        { op: 'complete', id: 1, ok: true },
+      ],
+      LAND,
+    );
+    const disk = w.disks.get(0)!;
+    expect(Array.from(w.page(5)).some((seed, j) => seed === disk.get(40 + j))).toBe(false);
+  });
+
+  it('a failed read, or one in flight at a checkpoint, is torn either way', () => {
+    const failed = world(
+      [
+        { op: 'submit', id: 1, dir: 'read', disk: 0, sector: 16, segs: [[2, 0, 7]] },
+        dirty(2),
+        { op: 'complete', id: 1, ok: false },
+      ],
+      LAND,
+    );
+    expect(holds(failed, 2, 16)).toBe(false);
+    const cut = world(
+      [
+        { op: 'submit', id: 1, dir: 'read', disk: 0, sector: 16, segs: [[2, 0, 7]] },
+        dirty(2),
+        { op: 'checkpoint', name: 'c' },
+      ],
+      LAND,
+    );
+    expect(holds(cut, 2, 16)).toBe(false);
+  });
+
+  it("is selected by the header meta's readsLandAtCompletion: true, and by nothing else", () => {
+    expect(readsLandAtCompletion({ source: 'xen', readsLandAtCompletion: true })).toBe(true);
+    expect(readsLandAtCompletion({ source: 'xen' })).toBe(false);
+    expect(readsLandAtCompletion({ readsLandAtCompletion: 'yes' })).toBe(false);
+    expect(readsLandAtCompletion({})).toBe(false);
   });
 });
