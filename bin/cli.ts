@@ -6,7 +6,14 @@ import { Command, Option } from 'commander';
 import { registerExperimentCommands } from './commands/register-experiment.ts';
 import { registerLabCommands } from './commands/register-lab.ts';
 import { registerXenCommands } from './commands/register-xen.ts';
-import { addDeliveryOptions, byteSize, positiveInt, type DeliveryFlags } from './options.ts';
+import {
+  addDeliveryOptions,
+  addReadSemanticsOptions,
+  byteSize,
+  positiveInt,
+  type DeliveryFlags,
+  type ReadSemanticsFlags,
+} from './options.ts';
 
 const out = (text: string): void => void process.stdout.write(text);
 const json = (value: unknown): void => out(`${JSON.stringify(value, null, 2)}\n`);
@@ -88,17 +95,19 @@ export function buildProgram(): Command {
       failIfUnverified(r);
     });
 
-  addDeliveryOptions(
-    program
-      .command('replay')
-      .description(
-        'Replay a trace: give its events content, track pages, write an image at every checkpoint,\n' +
-          'restore each from the disk snapshot of its checkpoint, and verify it byte for byte.',
-      )
-      .argument('<trace>', 'a trace file (JSON Lines or binary, optionally gzipped)')
-      .addOption(policyOption())
-      .option('--keep-images <dir>', 'keep the images in this directory')
-      .option('--json', 'print one JSON result'),
+  addReadSemanticsOptions(
+    addDeliveryOptions(
+      program
+        .command('replay')
+        .description(
+          'Replay a trace: give its events content, track pages, write an image at every checkpoint,\n' +
+            'restore each from the disk snapshot of its checkpoint, and verify it byte for byte.',
+        )
+        .argument('<trace>', 'a trace file (JSON Lines or binary, optionally gzipped)')
+        .addOption(policyOption())
+        .option('--keep-images <dir>', 'keep the images in this directory')
+        .option('--json', 'print one JSON result'),
+    ),
   )
     .addHelpText(
       'after',
@@ -106,6 +115,7 @@ export function buildProgram(): Command {
         'leanckpt replay traces/samples/rule-09-inflight-at-checkpoint.jsonl',
         'leanckpt replay run.lctrace --delivery epoch --epoch 1024 --revalidate --json',
         'leanckpt replay guest.lctrace --revalidate   # recorded by xen create --record, replayed as tracked',
+        'leanckpt replay old-xen.lctrace --revalidate --reads-land-at-completion   # recorded before the header said so',
       ),
     )
     .action(async (trace: string, opts: ReplayCliOptions) => {
@@ -117,19 +127,21 @@ export function buildProgram(): Command {
       failIfUnverified(r);
     });
 
-  addDeliveryOptions(
-    program
-      .command('checkpoint')
-      .description(
-        "Replay a trace to one of its checkpoints and keep that checkpoint's image, with the disks it\n" +
-          'references exported as raw files plus a manifest (disks.json) for `leanckpt restore`.',
-      )
-      .argument('<trace>', 'a trace file')
-      .requiredOption('--out <image>', 'where the image goes')
-      .option('--at <name>', 'the checkpoint to keep (default: the last one)')
-      .option('--disks-out <dir>', 'where the disk files and disks.json go (default: <image>.disks)')
-      .addOption(policyOption())
-      .option('--json', 'print one JSON result'),
+  addReadSemanticsOptions(
+    addDeliveryOptions(
+      program
+        .command('checkpoint')
+        .description(
+          "Replay a trace to one of its checkpoints and keep that checkpoint's image, with the disks it\n" +
+            'references exported as raw files plus a manifest (disks.json) for `leanckpt restore`.',
+        )
+        .argument('<trace>', 'a trace file')
+        .requiredOption('--out <image>', 'where the image goes')
+        .option('--at <name>', 'the checkpoint to keep (default: the last one)')
+        .option('--disks-out <dir>', 'where the disk files and disks.json go (default: <image>.disks)')
+        .addOption(policyOption())
+        .option('--json', 'print one JSON result'),
+    ),
   )
     .addHelpText(
       'after',
@@ -280,13 +292,13 @@ export interface SimulateCliOptions extends DeliveryFlags {
   json?: boolean;
 }
 
-export interface ReplayCliOptions extends DeliveryFlags {
+export interface ReplayCliOptions extends DeliveryFlags, ReadSemanticsFlags {
   policy: PolicyName;
   keepImages?: string;
   json?: boolean;
 }
 
-export interface CheckpointCliOptions extends DeliveryFlags {
+export interface CheckpointCliOptions extends DeliveryFlags, ReadSemanticsFlags {
   out: string;
   at?: string;
   disksOut?: string;

@@ -54,3 +54,25 @@ export function deliveryOf(f: DeliveryFlags): Delivery {
     return { kind: 'epoch', epochEvents: f.epoch, revalidate: f.revalidate === true };
   return f.revalidate === true ? { kind: 'precise', revalidate: true } : PRECISE;
 }
+
+export interface ReadSemanticsFlags {
+  /** Set by --reads-land-at-completion / --no-reads-land-at-completion; undefined: the trace says. */
+  readsLandAtCompletion?: boolean;
+}
+
+/**
+ * --reads-land-at-completion / --no-reads-land-at-completion: how a replay reads a `dirty` record on
+ * the page of a read in flight (docs/trace-format.md, "Replay semantics"), overriding the trace.
+ */
+export function addReadSemanticsOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--reads-land-at-completion',
+      "a read's data lands at its completion: a dirty record while it flies is a write before the copy " +
+        "(default: the trace header's meta says so, as the Xen backend's recordings do)",
+    )
+    .option(
+      '--no-reads-land-at-completion',
+      'a dirty record on the page of a read in flight may be a write during the flight: its segment is torn',
+    );
+}

@@ -16,7 +16,7 @@ import { baselineImageBytes, POLICIES, restoreImage } from '../../core/image/ind
 import { TOKENS } from '../../core/tokens.ts';
 import { traceGeometry, type TraceHeader } from '../../core/trace/header.ts';
 import type { TrackerStats } from '../../core/tracker/stats.ts';
-import { ReplayWorld } from '../../sim/replay/replay-world.ts';
+import { readsLandAtCompletion, ReplayWorld } from '../../sim/replay/replay-world.ts';
 import { simContainer } from './container.ts';
 import type { SimProgress } from './sim-guest.ts';
 import { VerifyingMemory } from './symbolic-stores.ts';
@@ -26,6 +26,13 @@ export type ImagePolicyName = 'p2b' | 'p2b+zero';
 export interface ReplayOptions {
   readonly delivery: Delivery;
   readonly policy: ImagePolicyName;
+  /**
+   * Replay semantics of a `dirty` record naming the page of a read in flight (docs/trace-format.md,
+   * "Replay semantics"): true, the read's data lands at its completion, after that write; false, the
+   * write may have come during the flight. Default: what the trace's header meta says (false if it
+   * says nothing).
+   */
+  readonly readsLandAtCompletion?: boolean;
   /** Keep the images here; by default they go to a temporary directory and are removed. */
   readonly keepImages?: string;
   readonly onProgress?: (p: SimProgress) => void;
@@ -61,6 +68,8 @@ export interface ReplayResult {
   pages: number;
   delivery: string;
   policy: ImagePolicyName;
+  /** The semantics the replay used for reads (the option, else the trace's header). */
+  readsLandAtCompletion: boolean;
   events: number;
   seconds: number;
   checkpoints: CheckpointResult[];
@@ -73,7 +82,9 @@ export async function replay(
   opts: ReplayOptions,
 ): Promise<ReplayResult> {
   const started = performance.now();
-  const world = new ReplayWorld(traceGeometry(header));
+  const world = new ReplayWorld(traceGeometry(header), {
+    readsLandAtCompletion: opts.readsLandAtCompletion ?? readsLandAtCompletion(header.meta),
+  });
   const hasher = await loadHasher();
   const dir = opts.keepImages ? resolve(opts.keepImages) : mkdtempSync(join(tmpdir(), 'leanckpt-replay-'));
   mkdirSync(dir, { recursive: true });
@@ -139,6 +150,7 @@ export async function replay(
       pages: header.pages,
       delivery: deliveryName(opts.delivery),
       policy: opts.policy,
+      readsLandAtCompletion: world.readsLandAtCompletion,
       events: engine.tracker.stats.events,
       seconds: (performance.now() - started) / 1000,
       checkpoints,

@@ -48,6 +48,9 @@ export async function checkpoint(path: string, opts: CheckpointCliOptions): Prom
     const trace = await openTrace(path);
     await replay(trace.header, trace.batches, {
       delivery: deliveryOf(opts),
+      ...(opts.readsLandAtCompletion === undefined
+        ? {}
+        : { readsLandAtCompletion: opts.readsLandAtCompletion }),
       policy: opts.policy,
       keepImages: work,
       onCheckpoint: async (record, r) => {

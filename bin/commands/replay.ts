@@ -18,6 +18,9 @@ export async function replayTrace(path: string, opts: ReplayCliOptions): Promise
   try {
     return await replay(trace.header, trace.batches, {
       delivery: deliveryOf(opts),
+      ...(opts.readsLandAtCompletion === undefined
+        ? {}
+        : { readsLandAtCompletion: opts.readsLandAtCompletion }),
       policy: opts.policy,
       ...(opts.keepImages ? { keepImages: opts.keepImages } : {}),
       onProgress: (p) => bar.update(trace.totals().bytes, `${p.events} events, ${p.checkpoints} checkpoints`),

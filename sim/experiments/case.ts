@@ -21,7 +21,7 @@ import { SIM_GUEST, simContainer } from '../../backends/sim/container.ts';
 import type { SimGuest } from '../../backends/sim/sim-guest.ts';
 import { SymbolicMemory, VerifyingMemory } from '../../backends/sim/symbolic-stores.ts';
 import type { GuestKindName } from '../guests/index.ts';
-import { ReplayWorld } from '../replay/replay-world.ts';
+import { readsLandAtCompletion, ReplayWorld } from '../replay/replay-world.ts';
 import { simulate } from '../simulation.ts';
 import type { WorkloadName } from '../workloads/index.ts';
 import { capturedPages, checkMapping, symbolicOracle, zeroPages } from './symbolic-oracle.ts';
@@ -260,7 +260,9 @@ async function replayOnce(
   delivery: Delivery,
   atCheckpoint: AtCheckpoint,
 ): Promise<void> {
-  const world = new ReplayWorld(traceGeometry(header));
+  const world = new ReplayWorld(traceGeometry(header), {
+    readsLandAtCompletion: readsLandAtCompletion(header.meta),
+  });
   // The hook needs the guest the container creates, which exists only once the container does.
   const ref: { guest?: SimGuest } = {};
   const container = await simContainer(
