@@ -16,6 +16,10 @@ export class TraceRecorder {
       st.disks.map((d) => ({ id: d.id, sectors: d.sectors })),
       {
         source: 'xen',
+        // The backend grant-copies a read's data in the same turn as its completion event, so no
+        // log-dirty CLEAN falls between them: a replay keeps a read whose page an epoch reported dirty
+        // while it flew (docs/trace-format.md, "Replay semantics").
+        readsLandAtCompletion: true,
         domid: st.domid,
         guest: st.kind,
         disks: st.disks.map((d) => d.vdev),

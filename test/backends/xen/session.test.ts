@@ -129,7 +129,8 @@ describe('tracking session', () => {
     const path = join(dir, 'life.jsonl');
     const writer = await TraceWriter.create(
       path,
-      makeHeader(128, [{ id: XVDA, sectors: 2048 }], { source: 'test' }),
+      // As the backend's recorder says: a read's data lands with its completion event.
+      makeHeader(128, [{ id: XVDA, sectors: 2048 }], { source: 'test', readsLandAtCompletion: true }),
     );
     const { session, front, guest, disk } = await setup({ record: writer });
     const flip = (pfn: number) => guest.cpuWrite(pfn, 7, guest.page(pfn)[7]! ^ 0x3c);
@@ -151,10 +152,17 @@ describe('tracking session', () => {
     disk.delayMs = 0;
     flip(6);
     session.logDirty.tick(); // the guest wrote 6 after it was written out: killed
+    flip(20); // the page's last use, before a read into it
+    disk.delayMs = 20;
+    const slowRead = front.request({ op: 'read', sector: 160, segs: [{ pfn: 20 }] });
+    await new Promise((r) => setTimeout(r, 5));
+    session.logDirty.tick(); // 20 dirty while the read flies: a write before the copy, kept by its hash
+    expect(await slowRead).toBe(0);
+    disk.delayMs = 0;
     flip(1);
     await session.quiesce(); // the final epoch: the guest wrote 1, killed
     const live = new Map<number, number>();
-    for (const pfn of [1, 2, 3, 5, 6]) {
+    for (const pfn of [1, 2, 3, 5, 6, 20]) {
       const at = mapped(session, pfn);
       if (at !== undefined) live.set(pfn, at);
     }
@@ -162,17 +170,20 @@ describe('tracking session', () => {
       new Map([
         [3, 16],
         [5, 400],
+        [20, 160],
       ]),
     );
+    expect(session.tracker.stats).toMatchObject({ taintedSegments: 1, taintedKeptByRevalidation: 1 });
     await session.release();
     await writer.close();
 
-    const predicted = async (delivery: string) => {
+    const predicted = async (delivery: string, readsLandAtCompletion?: boolean) => {
       const trace = await openTrace(path);
       const cuts: Map<number, number>[] = [];
       await replay(trace.header, trace.batches, {
         delivery: parseDelivery(delivery),
         policy: 'p2b',
+        ...(readsLandAtCompletion === undefined ? {} : { readsLandAtCompletion }),
         onCheckpoint: async ({ cut }) => {
           cuts.push(new Map(Array.from(cut.mapping.pfn, (pfn, i) => [pfn, cut.mapping.sector[i]!])));
         },
@@ -181,6 +192,10 @@ describe('tracking session', () => {
     };
     expect(await predicted('precise+revalidate')).toEqual([live]);
     expect(await predicted('precise')).toEqual([new Map()]);
+    // Replayed as if the dirty bit could be a write during the flight, the read into 20 is torn.
+    const torn = new Map(live);
+    torn.delete(20);
+    expect(await predicted('precise+revalidate', false)).toEqual([torn]);
   });
 
   it('maps a read whose page an epoch reported dirty while it flew, when the page then holds its sectors', async () => {
@@ -384,6 +399,9 @@ describe('tracking session', () => {
     const { trace } = await client.request({ cmd: 'record-stop' });
     client.close();
     expect(trace).toMatchObject({ path: tracePath, format: 'binary', events: 3 });
+    const recorded = await openTrace(tracePath);
+    expect(recorded.header.meta).toMatchObject({ source: 'xen', readsLandAtCompletion: true });
+    await recorded.close();
     await remote.release();
     expect(stopped).toBe(true);
     server.close();
