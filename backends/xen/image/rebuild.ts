@@ -19,6 +19,9 @@ const REBUILD_GROUP = 256;
 /** Receives the rebuilt stream; `bytes` may be reused once the promise resolves. */
 export type StreamSink = (bytes: Uint8Array) => Promise<void>;
 
+/** The size of the pieces a rebuild hands its sink. */
+const SINK_PIECE = 4 << 20;
+
 export interface VerifyResult {
   readonly disks: readonly XenDisk[];
   /** Whole-content hash of each disk, as recorded. */
@@ -146,10 +149,21 @@ export async function rebuildXenStream(
   const reader = await XenImageReader.open(path, hasher);
   const whole = hasher.streaming();
   let bytes = 0;
+  // The sink gets large pieces: a stream alternating kept, zero and mapped pages would otherwise reach
+  // it (a file, a FIFO) a record, often one page, at a time. It must not keep a piece once it resolved.
+  const pending = new Uint8Array(SINK_PIECE);
+  let used = 0;
+  const drain = async (): Promise<void> => {
+    if (used > 0) await sink(pending.subarray(0, used));
+    used = 0;
+  };
   const emit = async (b: Uint8Array): Promise<void> => {
     whole.update(b);
     bytes += b.length;
-    await sink(b);
+    if (used + b.length > pending.length) await drain();
+    if (b.length > pending.length) return sink(b);
+    pending.set(b, used);
+    used += b.length;
   };
   const zeros = new Uint8Array(REBUILD_GROUP * PAGE);
   const out = new Uint8Array(REBUILD_GROUP * PAGE);
@@ -184,6 +198,7 @@ export async function rebuildXenStream(
       }
     }
   }
+  await drain();
   const hash = whole.digest();
   const end = reader.end!;
   if (bytes !== end.streamBytes || hash !== end.streamHash) {

@@ -27,6 +27,9 @@ import {
 
 type Pending = number | undefined;
 
+/** Output is written in pieces of this size (records are framed into it first). */
+const OUT_BYTES = 4 << 20;
+
 export class XenImageWriter {
   /** Bytes written to the file so far. */
   bytes = 0;
@@ -34,6 +37,8 @@ export class XenImageWriter {
     framedSize(Math.max(STREAM_CHUNK, 8 + MAP_ENTRY_SIZE * MAP_MAX_ENTRIES)),
   );
   private readonly view = new DataView(this.buf.buffer);
+  private readonly out = new Uint8Array(OUT_BYTES);
+  private outUsed = 0;
   private pending: Pending;
   /** Body bytes of the pending record (for ZERO: its page count lives in `zeroRun`). */
   private used = 0;
@@ -135,6 +140,7 @@ export class XenImageWriter {
     this.view.setUint32(b + 44, 0, true);
     this.used = END_SIZE;
     await this.flush();
+    await this.drain();
   }
 
   /** Starts a record of `type`; returns its body area. */
@@ -161,12 +167,30 @@ export class XenImageWriter {
     await this.write(this.buf.subarray(0, n));
   }
 
+  /**
+   * Appends to the output buffer, written out in large pieces: a stream that alternates kept, zero and
+   * mapped pages makes a record per page, and a write per record cost more than the filtering itself.
+   */
   private async write(bytes: Uint8Array): Promise<void> {
+    if (this.outUsed + bytes.length > this.out.length) await this.drain();
+    if (bytes.length > this.out.length) await this.writeAll(bytes);
+    else {
+      this.out.set(bytes, this.outUsed);
+      this.outUsed += bytes.length;
+    }
+    this.bytes += bytes.length;
+  }
+
+  private async drain(): Promise<void> {
+    await this.writeAll(this.out.subarray(0, this.outUsed));
+    this.outUsed = 0;
+  }
+
+  private async writeAll(bytes: Uint8Array): Promise<void> {
     let at = 0;
     while (at < bytes.length) {
       const { bytesWritten } = await this.file.write(bytes, at, bytes.length - at);
       at += bytesWritten;
     }
-    this.bytes += bytes.length;
   }
 }
