@@ -26,7 +26,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const DOMID = 7;
 const XVDA = 51712;
 
-async function setup(opts: { unsupported?: boolean; record?: TraceWriter } = {}) {
+async function setup(opts: { unsupported?: boolean; record?: TraceWriter; logDirtyMs?: number } = {}) {
   const xs = new MemoryXenstore();
   const guest = new TestGuest(128, 'hvm');
   const disk = new MemoryDisk(2048);
@@ -39,7 +39,11 @@ async function setup(opts: { unsupported?: boolean; record?: TraceWriter } = {})
   const session = new TrackingSession(
     host,
     [{ id: XVDA, vdev: 'xvda', path: 'memory', sectors: disk.sectors, store: disk }],
-    { logDirtyMs: 3_600_000, hasher, ...(writer ? { record: (b) => writer.write(b) } : {}) },
+    {
+      logDirtyMs: opts.logDirtyMs ?? 3_600_000,
+      hasher,
+      ...(writer ? { record: (b) => writer.write(b) } : {}),
+    },
   );
   const front = new TestFrontend(xs, guest, channels, DOMID, XVDA);
   await front.connect();
@@ -282,25 +286,14 @@ describe('tracking session', () => {
   });
 
   it("adopts a PV restore's unreadable pages once they can be read, each only if it equals its sectors then", async () => {
-    const xs = new MemoryXenstore();
-    const guest = new TestGuest(128, 'hvm');
-    const disk = new MemoryDisk(2048);
-    for (let i = 0; i < disk.bytes.length; i++) disk.bytes[i] = (i * 31 + (i >> 9)) & 0xff;
-    const channels = new TestChannels(new Map([[DOMID, guest]]));
-    const host = testHost(DOMID, guest, xs, channels);
+    // Real epochs every 10 ms: the deferred adoption is tried once per log-dirty interval.
+    const { session, front, guest, disk, host } = await setup({ logDirtyMs: 10 });
     // No p2m yet (a PV domain `xl restore -p` has just built): no page can be read until "unpause".
     let readable = false;
     const { readPage, readPages } = host;
     host.readPage = (pfn, dst) => readable && readPage(pfn, dst);
     host.readPages = (pfns, each) => void (readable && readPages(pfns, each));
     const hasher = await loadHasher();
-    const session = new TrackingSession(
-      host,
-      [{ id: XVDA, vdev: 'xvda', path: 'memory', sectors: disk.sectors, store: disk }],
-      { logDirtyMs: 10, hasher },
-    );
-    const front = new TestFrontend(xs, guest, channels, DOMID, XVDA);
-    await front.connect();
     const pfns = [40, 41, 42, 43];
     const sectorsOf = (i: number) => disk.bytes.subarray((800 + 8 * i) * 512, (808 + 8 * i) * 512);
     for (const [i, pfn] of pfns.entries()) guest.page(pfn).set(sectorsOf(i));

@@ -10,35 +10,12 @@ import { loadHasher, type Hasher64 } from '../../../../core/hash.ts';
 import { saveDomain } from '../../../../backends/xen/save.ts';
 import { saveState, untilSuspended, type SaveState } from '../../../../backends/xen/suspend-wait.ts';
 import type { DomainInfo } from '../../../../backends/xen/ffi/xenctrl.ts';
-import type { PageMapView, TrackedDisk, TrackedDomain } from '../../../../backends/xen/tracked-domain.ts';
 import { tempDir } from '../../../support/image-fakes.ts';
 import { buildGuest, DISK_ID, type Guest } from '../fixtures/guest.ts';
 import { streamBytes } from '../fixtures/stream-fixture.ts';
+import { RecordingDomain } from '../support/recording-domain.ts';
 
 const FAKE_XL = new URL('../fixtures/fake-xl.mjs', import.meta.url).pathname;
-
-/** Logs into a shared journal, so the order against the suspend is visible. */
-class JournalDomain implements TrackedDomain {
-  constructor(
-    readonly domid: number,
-    private readonly disk: TrackedDisk,
-    private readonly map: PageMapView,
-    private readonly journal: string[],
-  ) {}
-  disks(): readonly TrackedDisk[] {
-    return [this.disk];
-  }
-  async quiesce(): Promise<PageMapView> {
-    this.journal.push('quiesce');
-    return this.map;
-  }
-  async resume(): Promise<void> {
-    this.journal.push('resume');
-  }
-  async release(): Promise<void> {
-    this.journal.push('release');
-  }
-}
 
 let hasher: Hasher64;
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -81,8 +58,8 @@ afterAll(async () => {
   await tmp.cleanup();
 });
 
-const domain = (journal: string[]): JournalDomain =>
-  new JournalDomain(
+const domain = (journal: string[]): RecordingDomain =>
+  new RecordingDomain(
     7,
     { id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw'), sectors: 2048 },
     g.map,

@@ -14,39 +14,15 @@ import { frozenDiskPath, saveDomain } from '../../../../backends/xen/save.ts';
 import type {
   AdoptionReport,
   DomainAttacher,
-  PageMapView,
   RestoredDisk,
   RestoredMap,
-  TrackedDisk,
-  TrackedDomain,
 } from '../../../../backends/xen/tracked-domain.ts';
 import { tempDir } from '../../../support/image-fakes.ts';
 import { buildGuest, DISK_ID, type Guest, type PageKind } from '../fixtures/guest.ts';
 import { streamBytes } from '../fixtures/stream-fixture.ts';
+import { RecordingDomain } from '../support/recording-domain.ts';
 
 const FAKE_XL = new URL('../fixtures/fake-xl.mjs', import.meta.url).pathname;
-
-class FakeDomain implements TrackedDomain {
-  readonly calls: string[] = [];
-  constructor(
-    readonly domid: number,
-    private readonly disk: TrackedDisk,
-    private readonly map: PageMapView,
-  ) {}
-  disks(): readonly TrackedDisk[] {
-    return [this.disk];
-  }
-  async quiesce(): Promise<PageMapView> {
-    this.calls.push('quiesce');
-    return this.map;
-  }
-  async resume(): Promise<void> {
-    this.calls.push('resume');
-  }
-  async release(): Promise<void> {
-    this.calls.push('release');
-  }
-}
 
 class FakeAttacher implements DomainAttacher {
   attached: [number, readonly RestoredDisk[]][] = [];
@@ -108,8 +84,8 @@ afterAll(async () => {
   await tmp.cleanup();
 });
 
-const domain = (): FakeDomain =>
-  new FakeDomain(7, { id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw'), sectors: 2048 }, g.map);
+const domain = (): RecordingDomain =>
+  new RecordingDomain(7, { id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw'), sectors: 2048 }, g.map);
 const xlLog = async (): Promise<string[]> =>
   (await readFile(join(xlDir, 'log'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
 const exists = (p: string): Promise<boolean> =>
