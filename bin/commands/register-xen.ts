@@ -88,8 +88,9 @@ export function registerXenCommands(program: Command): void {
     .command('save')
     .summary('checkpoint a tracked domain into a leanckpt Xen image')
     .description(
-      'Checkpoint a tracked domain into a leanckpt Xen image: quiesce the disk backend, freeze the disks,\n' +
-        'run `xl save` and leave out every page the disk holds (checked byte for byte) and every zero page.\n' +
+      'Checkpoint a tracked domain into a leanckpt Xen image: run `xl save`, serve the disk until the\n' +
+        'domain has suspended, then quiesce the backend and freeze the disks, and leave out every page the\n' +
+        'disk holds (checked byte for byte) and every zero page.\n' +
         `Stops the domain afterwards, as \`xl save\` does, unless --keep-running. ${DOM0}`,
     )
     .argument('<domain>', 'domain id or name')
