@@ -2,7 +2,8 @@
 # Scenario xen-backend: guests whose data disk is served by leanckpt's own blkif backend (not
 # xen-blkback), tracked with log-dirty. Per guest: `leanckpt xen create --daemon`, warm-up, status,
 # a recorded trace, `leanckpt xen save` (stop after save), `leanckpt xen restore` + the guest's own
-# integrity check, a second save/restore cycle on the restored guest, a plain `xl save`/`xl restore`
+# integrity check, a second save/restore cycle on the restored guest, 15 s of `trace record --xen`
+# on it, a plain `xl save`/`xl restore`
 # of the same guest for the size and time comparison, and a restore from a changed disk that must be
 # refused. Options (LAB_ARGS): mem=<MiB> workload=<name> guests="pv pvh".
 . "$LAB_LIB"
@@ -105,6 +106,12 @@ cycle() {
 
   save_restore "$kind" "$name" 1 || return 1
   save_restore "$kind" "$name" 2 || return 1
+
+  # `trace record --xen` against the restored guest's tracking process (which records nothing else).
+  if lab_step "$kind.trace_record" lck_json "$LAB_RESULTS/$kind-record.json" trace record --xen "$name" \
+    -o "$LAB_RESULTS/$name-restored.lctrace" --seconds 15; then
+    lab_result "$kind.trace_record.events" "$(json "$LAB_RESULTS/$kind-record.json" r.events)"
+  fi
 
   # Plain xl of the same guest, back to back, for the size and time ratios.
   t0=$(lab_now)
