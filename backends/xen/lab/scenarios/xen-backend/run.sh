@@ -3,9 +3,8 @@
 # xen-blkback), tracked with log-dirty. Per guest: `leanckpt xen create --daemon`, warm-up, status,
 # a recorded trace, `leanckpt xen save` (stop after save), `leanckpt xen restore` + the guest's own
 # integrity check, a second save/restore cycle on the restored guest, 15 s of `trace record --xen`
-# on it, a plain `xl save`/`xl restore`
-# of the same guest for the size and time comparison, and a restore from a changed disk that must be
-# refused. Options (LAB_ARGS): mem=<MiB> workload=<name> guests="pv pvh".
+# on it, a plain `xl save`/`xl restore` of the same guest for the size and time comparison, and a
+# restore from a changed disk that must be refused. Options (LAB_ARGS): mem=<MiB> workload=<name> guests="pv pvh".
 . "$LAB_LIB"
 mem=256 workload=read-heavy guests="pv" oracle=no
 for kv in ${LAB_ARGS:-}; do
