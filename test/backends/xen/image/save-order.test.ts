@@ -3,8 +3,7 @@
  * guest freezing its tasks for the suspend waits for their disk I/O (a backend quiesced first made the
  * suspend fail in the lab). Runs the orchestration against the stand-in `xl` on PATH.
  */
-import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadHasher, type Hasher64 } from '../../../../core/hash.ts';
 import { saveDomain } from '../../../../backends/xen/save.ts';
@@ -13,14 +12,12 @@ import type { DomainInfo } from '../../../../backends/xen/ffi/xenctrl.ts';
 import { tempDir } from '../../../support/image-fakes.ts';
 import { buildGuest, DISK_ID, type Guest } from '../fixtures/guest.ts';
 import { streamBytes } from '../fixtures/stream-fixture.ts';
+import { installFakeXl, restorePath } from '../support/fake-xl.ts';
 import { RecordingDomain } from '../support/recording-domain.ts';
-
-const FAKE_XL = new URL('../fixtures/fake-xl.mjs', import.meta.url).pathname;
 
 let hasher: Hasher64;
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let g: Guest;
-const savedPath = process.env['PATH'];
 
 beforeAll(async () => {
   hasher = await loadHasher();
@@ -42,19 +39,11 @@ beforeAll(async () => {
 beforeEach(async () => {
   await tmp?.cleanup();
   tmp = await tempDir('leanckpt-xen-order-');
-  const xlDir = tmp.path('xl');
-  await mkdir(join(xlDir, 'bin'), { recursive: true });
-  await copyFile(FAKE_XL, join(xlDir, 'bin', 'xl'));
-  await chmod(join(xlDir, 'bin', 'xl'), 0o755);
-  await writeFile(join(xlDir, 'stream'), streamBytes(g.spec));
+  await installFakeXl(tmp.path('xl'), streamBytes(g.spec));
   await writeFile(tmp.path('xvda.raw'), g.disks.bytes.get(DISK_ID)!);
-  process.env['PATH'] = `${join(xlDir, 'bin')}:${savedPath}`;
-  process.env['FAKE_XL_DIR'] = xlDir;
-  delete process.env['FAKE_XL_FAIL'];
-  delete process.env['LEANCKPT_XL'];
 });
 afterAll(async () => {
-  process.env['PATH'] = savedPath;
+  restorePath();
   await tmp.cleanup();
 });
 

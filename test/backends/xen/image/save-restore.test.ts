@@ -3,7 +3,7 @@
  * on this machine): FIFO plumbing, the order of xl calls, disk freezing, refusal of a changed disk.
  */
 import { execFileSync } from 'node:child_process';
-import { access, chmod, copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RestoreError } from '../../../../core/errors.ts';
@@ -20,9 +20,8 @@ import type {
 import { tempDir } from '../../../support/image-fakes.ts';
 import { buildGuest, DISK_ID, type Guest, type PageKind } from '../fixtures/guest.ts';
 import { streamBytes } from '../fixtures/stream-fixture.ts';
+import { installFakeXl, restorePath } from '../support/fake-xl.ts';
 import { RecordingDomain } from '../support/recording-domain.ts';
-
-const FAKE_XL = new URL('../fixtures/fake-xl.mjs', import.meta.url).pathname;
 
 class FakeAttacher implements DomainAttacher {
   attached: [number, readonly RestoredDisk[]][] = [];
@@ -44,7 +43,6 @@ let tmp: Awaited<ReturnType<typeof tempDir>>;
 let g: Guest;
 let stream: Uint8Array;
 let xlDir: string;
-const savedPath = process.env['PATH'];
 
 beforeAll(async () => {
   hasher = await loadHasher();
@@ -68,19 +66,11 @@ beforeAll(async () => {
 beforeEach(async () => {
   await tmp?.cleanup();
   tmp = await tempDir('leanckpt-xen-orch-');
-  xlDir = tmp.path('xl');
-  await mkdir(join(xlDir, 'bin'), { recursive: true });
-  await copyFile(FAKE_XL, join(xlDir, 'bin', 'xl'));
-  await chmod(join(xlDir, 'bin', 'xl'), 0o755);
-  await writeFile(join(xlDir, 'stream'), stream);
+  xlDir = await installFakeXl(tmp.path('xl'), stream);
   await writeFile(tmp.path('xvda.raw'), g.disks.bytes.get(DISK_ID)!);
-  process.env['PATH'] = `${join(xlDir, 'bin')}:${savedPath}`;
-  process.env['FAKE_XL_DIR'] = xlDir;
-  delete process.env['FAKE_XL_FAIL'];
-  delete process.env['LEANCKPT_XL'];
 });
 afterAll(async () => {
-  process.env['PATH'] = savedPath;
+  restorePath();
   await tmp.cleanup();
 });
 
@@ -233,7 +223,7 @@ describe.each(['file', 'fifo'] as const)('xen save and restore through xl and a 
       hasher,
       transport,
     }).catch((e: unknown) => e);
-    process.env['PATH'] = `${join(xlDir, 'bin')}:${savedPath}`;
+    restorePath(); // beforeEach puts the stand-in back
     expect(err).toBeInstanceOf(XenUnavailableError);
     expect((err as Error).message).toBe(
       'not a Xen dom0: the xl command (Debian package xen-utils-4.17) missing',
