@@ -4,11 +4,12 @@
 # a recorded trace, `leanckpt xen save` (stop after save), `leanckpt xen restore` + the guest's own
 # integrity check, a second save/restore cycle on the restored guest, 15 s of `trace record --xen`
 # on it, a plain `xl save`/`xl restore` of the same guest for the size and time comparison, and a
-# restore from a changed disk that must be refused. Options (LAB_ARGS): mem=<MiB> workload=<name> guests="pv pvh".
+# restore from a changed disk that must be refused. Options (LAB_ARGS): mem=<MiB> workload=<name>
+# guests="pv pvh" oracle=yes prof=yes (CPU profiles of each save and restore into the results' prof/).
 . "$LAB_LIB"
-mem=256 workload=read-heavy guests="pv" oracle=no
+mem=256 workload=read-heavy guests="pv" oracle=no prof=no
 for kv in ${LAB_ARGS:-}; do
-  case $kv in mem=* | workload=* | oracle=*) eval "${kv%%=*}=\${kv#*=}" ;; guests=*) guests=${kv#*=} guests=${guests//,/ } ;; esac
+  case $kv in mem=* | workload=* | oracle=* | prof=*) eval "${kv%%=*}=\${kv#*=}" ;; guests=*) guests=${kv#*=} guests=${guests//,/ } ;; esac
 done
 lab_result guest_mem_mib "$mem"
 lab_result guest_workload "$workload"
@@ -44,8 +45,18 @@ lck_json() {
   shift
   timeout 1200 "${LCK[@]}" "$@" --json >"$out"
 }
-lck_save() { lck xen save "$1" "$2" --json >"$3"; }
-lck_restore() { xl destroy "$1" >/dev/null 2>&1; lck xen restore "$2" --json >"$3"; }
+# lck_prof ARGS...: a leanckpt command, CPU-profiled when prof=yes (the tracking process it may
+# start inherits NODE_OPTIONS too, and writes its profile when it ends).
+lck_prof() {
+  if [ "$prof" = yes ]; then
+    mkdir -p "$LAB_RESULTS/prof"
+    NODE_OPTIONS="--cpu-prof --cpu-prof-dir=$LAB_RESULTS/prof" lck "$@"
+  else
+    lck "$@"
+  fi
+}
+lck_save() { lck_prof xen save "$1" "$2" --json >"$3"; }
+lck_restore() { xl destroy "$1" >/dev/null 2>&1; lck_prof xen restore "$2" --json >"$3"; }
 dump_logs() {
   cat "$LEANCKPT_RUN_DIR"/*.log "$LAB_RESULTS"/*-tracking.log 2>/dev/null | tail -n 20 | sed 's/^/LOG daemon: /'
   cp "$LEANCKPT_RUN_DIR"/*.log "$LAB_RESULTS/" 2>/dev/null
