@@ -45,12 +45,12 @@ lck_json() {
   shift
   timeout 1200 "${LCK[@]}" "$@" --json >"$out"
 }
-# lck_prof ARGS...: a leanckpt command, CPU-profiled when prof=yes (the tracking process it may
-# start inherits NODE_OPTIONS too, and writes its profile when it ends).
+# lck_prof ARGS...: a leanckpt command, CPU-profiled when prof=yes (node refuses --cpu-prof in
+# NODE_OPTIONS, so it goes on the command line; the tracking process a restore starts is not profiled).
 lck_prof() {
   if [ "$prof" = yes ]; then
     mkdir -p "$LAB_RESULTS/prof"
-    NODE_OPTIONS="--cpu-prof --cpu-prof-dir=$LAB_RESULTS/prof" lck "$@"
+    "${LCK[0]}" --cpu-prof --cpu-prof-dir="$LAB_RESULTS/prof" "${LCK[@]:1}" "$@"
   else
     lck "$@"
   fi
