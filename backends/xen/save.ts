@@ -215,7 +215,6 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
     ? join(dir, 'stream')
     : join(dirname(image), `.${basename(image)}.xlstream-${process.pid}`);
   let input: FileHandle | undefined;
-  let stream: AsyncIterable<Uint8Array> | undefined;
   const cleanup = async (): Promise<void> => {
     await input?.close();
     input = undefined;
@@ -253,9 +252,7 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
       ).then((pairs) => new Map(pairs));
       hashes.catch(() => undefined);
       const file = input!;
-      stream = dir
-        ? file.createReadStream({ highWaterMark: 8 << 20, autoClose: false })
-        : follow(file, () => exited);
+      const stream = dir ? drain(file) : follow(file, () => exited);
       try {
         const stats = await writeXenImage(image, {
           stream,
@@ -272,7 +269,6 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
       }
     },
     async abandon(e) {
-      if (stream && 'destroy' in stream && typeof stream.destroy === 'function') stream.destroy();
       if (dir) {
         await input?.close();
         input = undefined;
@@ -300,13 +296,31 @@ const leftPaused = new WeakSet<object>();
 const FOLLOW_READ = 8 << 20;
 const FOLLOW_WAIT_MS = 10;
 
-/** Reads a file another process is still writing, until that process has exited and all is read. */
+/**
+ * Reads a pipe to its end into one reused buffer (see follow() for why one). A file stream would
+ * allocate its whole high-water mark for every read, and a pipe gives 64 KiB at a time.
+ */
+async function* drain(pipe: FileHandle): AsyncGenerator<Uint8Array> {
+  const buf = Buffer.allocUnsafe(FOLLOW_READ);
+  for (;;) {
+    const { bytesRead } = await pipe.read(buf, 0, buf.length, null);
+    if (bytesRead === 0) return;
+    yield buf.subarray(0, bytesRead);
+  }
+}
+
+/**
+ * Reads a file another process is still writing, until that process has exited and all is read.
+ * One buffer serves every read: the parser copies what it keeps before it asks for more (ByteSource's
+ * contract). A fresh zeroed 8 MiB buffer per read, most reads returning far less while xl writes, made
+ * allocation and garbage collection the largest cost of a save under TCG (lab profile, 2026-11-26).
+ */
 async function* follow(file: FileHandle, exited: () => boolean): AsyncGenerator<Uint8Array> {
   let pos = 0;
+  const buf = Buffer.allocUnsafe(FOLLOW_READ);
   for (;;) {
     // Checked before reading: a read that starts after the writer exited sees all it wrote.
     const last = exited();
-    const buf = new Uint8Array(FOLLOW_READ);
     const { bytesRead } = await file.read(buf, 0, buf.length, pos);
     if (bytesRead > 0) {
       pos += bytesRead;

@@ -1,5 +1,6 @@
-import { type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { positiveInt } from '../options.ts';
+import type { XenRestoreFlags, XenSaveFlags } from './xen.ts';
 
 const examples = (...lines: string[]): string => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -9,6 +10,16 @@ const DOM0 = 'Runs in a Xen 4.17 dom0 as root; elsewhere it exits 2 naming the m
 const LOG_DIRTY_MS = 1000;
 
 /** Declares the `xen` commands, and `trace record`, on the program (owned by the xen work; kept apart from cli.ts). */
+/** How the `xl` stream passes between xl and leanckpt (see StreamTransport in backends/xen/save.ts). */
+const streamOption = (): Option =>
+  new Option(
+    '--stream <via>',
+    'how the xl stream passes: "file", a temporary file beside the image (needs the stream\'s size in ' +
+      'free space meanwhile; faster in the lab), or "fifo", a named pipe (nothing on disk)',
+  )
+    .choices(['file', 'fifo'])
+    .default('file');
+
 export function registerXenCommands(program: Command): void {
   const xen = program
     .command('xen')
@@ -96,6 +107,7 @@ export function registerXenCommands(program: Command): void {
     .argument('<domain>', 'domain id or name')
     .argument('<image>', 'the image to write (atomically)')
     .option('--keep-running', 'keep the domain running (the disks are copied, reflinked where possible)')
+    .addOption(streamOption())
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
@@ -104,7 +116,7 @@ export function registerXenCommands(program: Command): void {
         'leanckpt xen save 7 g.lckx --keep-running --json',
       ),
     )
-    .action(async (domain: string, image: string, opts: { keepRunning?: boolean; json?: boolean }) => {
+    .action(async (domain: string, image: string, opts: XenSaveFlags & { json?: boolean }) => {
       const { xenSave } = await import('./xen.ts');
       const r = await xenSave(domain, image, opts);
       if (opts.json) return json(r);
@@ -119,9 +131,10 @@ export function registerXenCommands(program: Command): void {
     .command('restore')
     .summary('verify an image against its disks and restore it with xl')
     .description(
-      'Restore a leanckpt Xen image: verify every referenced sector range (refusing, naming page and\n' +
-        'sector, if the disk changed), rebuild the stream for `xl restore -p`, attach the disk backend\n' +
-        `for the new domain in a background tracking process, and unpause it. ${DOM0}`,
+      'Restore a leanckpt Xen image: rebuild the stream for `xl restore -p`, verifying every page read\n' +
+        "from a disk (refusing, naming page and sector, if the disk changed) and each disk's whole content\n" +
+        'before xl sees any of it; then attach the disk backend for the new domain in a background\n' +
+        `tracking process, and unpause it. ${DOM0}`,
     )
     .argument('<image>', 'a leanckpt Xen image')
     .option(
@@ -136,6 +149,7 @@ export function registerXenCommands(program: Command): void {
       positiveInt('--log-dirty-ms'),
       LOG_DIRTY_MS,
     )
+    .addOption(streamOption())
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
@@ -144,7 +158,7 @@ export function registerXenCommands(program: Command): void {
         'leanckpt xen restore g.lckx --disk xvda=/srv/copy.img --json',
       ),
     )
-    .action(async (image: string, opts: { disk: string[]; logDirtyMs: number; json?: boolean }) => {
+    .action(async (image: string, opts: XenRestoreFlags & { json?: boolean }) => {
       const { xenRestore } = await import('./xen.ts');
       const r = await xenRestore(image, opts);
       if (opts.json) return json(r);

@@ -8,8 +8,9 @@ import { TOKENS } from '../../core/tokens.ts';
 import { XEN_TOKENS, xenContainer } from '../../backends/xen/container.ts';
 import { ControlClient } from '../../backends/xen/daemon/control.ts';
 import { socketPath } from '../../backends/xen/daemon/paths.ts';
-import { parseDiskSpec, startTracking, type DiskSpec } from '../../backends/xen/daemon/run.ts';
+import { parseDiskSpec, type DiskSpec } from '../../backends/xen/daemon/disk-spec.ts';
 import type { SessionStatus } from '../../backends/xen/daemon/session.ts';
+import { signalReady } from '../../backends/xen/daemon/detached.ts';
 import { spawnTracker, type Spawned } from '../../backends/xen/daemon/spawn.ts';
 import { NoSuchDomainError } from '../../backends/xen/daemon/xen-host.ts';
 import { XenUnavailableError } from '../../backends/xen/ffi/load.ts';
@@ -127,6 +128,9 @@ async function foreground(
   record?: string,
 ): Promise<Extract<XenCreateResult, { mode: 'foreground' }>> {
   const c = await xenContainer({ logDirtyMs });
+  // Loaded only here: the tracker and rxjs cost seconds to start in an emulated dom0, and the other
+  // commands (save, restore) never need them.
+  const { startTracking } = await import('../../backends/xen/daemon/run.ts');
   const host = c.get(XEN_TOKENS.HostFactory)(domid);
   const socket = socketPath(domid);
   const t = await startTracking(host, {
@@ -140,6 +144,7 @@ async function foreground(
   });
   process.once('SIGTERM', () => t.stop());
   onStarted(domid, socket);
+  signalReady();
   const status = t.session.status();
   const ended = await t.done;
   return { mode: 'foreground', domid, ended, status: { ...status, ...t.session.status() } };
@@ -169,11 +174,12 @@ export function xenTrack(domain: string, opts: XenTrackOptions): Promise<XenCrea
   });
 }
 
-export function xenSave(
-  domain: string,
-  image: string,
-  opts: { keepRunning?: boolean },
-): Promise<XenSaveResult> {
+export interface XenSaveFlags {
+  keepRunning?: boolean;
+  stream?: 'file' | 'fifo';
+}
+
+export function xenSave(domain: string, image: string, opts: XenSaveFlags): Promise<XenSaveResult> {
   return guarded(async () => {
     dom0().close();
     const domid = await domainId(domain);
@@ -188,6 +194,7 @@ export function xenSave(
       return await saveDomain(tracked, image, {
         keepRunning: opts.keepRunning === true,
         hasher: c.get(TOKENS.Hasher),
+        transport: opts.stream ?? 'file',
         untilSuspended: (id, xlDone) => untilSuspended(() => saveState(xc.domain(id)), xlDone),
       });
     } finally {
@@ -197,17 +204,24 @@ export function xenSave(
   });
 }
 
-export function xenRestore(
-  image: string,
-  opts: { disk: string[]; logDirtyMs: number },
-): Promise<XenRestoreResult> {
+export interface XenRestoreFlags {
+  disk: string[];
+  logDirtyMs: number;
+  stream?: 'file' | 'fifo';
+}
+
+export function xenRestore(image: string, opts: XenRestoreFlags): Promise<XenRestoreResult> {
   return guarded(async () => {
     dom0().close();
     const disks: Record<string, string> = {};
     for (const d of opts.disk.map(parseDiskSpec)) disks[d.vdev] = resolve(d.path);
     const c = await xenContainer({ logDirtyMs: opts.logDirtyMs });
     const { restoreDomain } = await import('../../backends/xen/restore.ts');
-    return restoreDomain(image, c.get(XEN_TOKENS.Attacher), { disks, hasher: c.get(TOKENS.Hasher) });
+    return restoreDomain(image, c.get(XEN_TOKENS.Attacher), {
+      disks,
+      hasher: c.get(TOKENS.Hasher),
+      transport: opts.stream ?? 'file',
+    });
   });
 }
 

@@ -8,14 +8,10 @@ import type { Hasher64 } from '../../../core/hash.ts';
 import { FileDisk } from '../blkif/file-disk.ts';
 import { vdevNumber } from '../blkif/vdev.ts';
 import { serveControl } from './control.ts';
+import type { DiskSpec } from './disk-spec.ts';
 import type { DomainHost } from './host.ts';
 import { TraceRecorder } from './recorder.ts';
 import { TrackingSession, type SessionDisk } from './session.ts';
-
-export interface DiskSpec {
-  readonly vdev: string;
-  readonly path: string;
-}
 
 export interface TrackOptions {
   readonly disks: readonly DiskSpec[];
@@ -36,15 +32,6 @@ export interface Tracking {
   /** Resolves once tracking has ended and everything is closed. */
   readonly done: Promise<'stopped' | 'domain gone'>;
   stop(): void;
-}
-
-/** Parses "xvda=/path/disk.img"; throws a message naming the bad argument. */
-export function parseDiskSpec(text: string): DiskSpec {
-  const m = /^([a-z0-9]+)=(.+)$/.exec(text);
-  if (!m || vdevNumber(m[1]!) === undefined) {
-    throw new RangeError(`--disk wants <vdev>=<file> with vdev like xvda, got "${text}"`);
-  }
-  return { vdev: m[1]!, path: m[2]! };
 }
 
 export async function startTracking(host: DomainHost, opts: TrackOptions): Promise<Tracking> {

@@ -1,17 +1,17 @@
 /**
  * Starting a tracking process in the background (`xen create --daemon`, and after `xen restore`): the
- * `leanckpt xen track` command, detached, logging to a file, considered up once its control socket
- * answers.
+ * `leanckpt xen track` command, detached, logging to a file, considered up once it signals that its
+ * control socket listens (see detached.ts) and the socket answers.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AdoptionReport, DomainAttacher, RestoredDisk, RestoredMap } from '../tracked-domain.ts';
 import { ControlClient } from './control.ts';
+import { spawnDetached } from './detached.ts';
 import { mappingsToWire } from './map-view.ts';
 import { logPath, socketPath } from './paths.ts';
-import type { DiskSpec } from './run.ts';
+import type { DiskSpec } from './disk-spec.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -51,7 +51,6 @@ export async function spawnTracker(
   const socket = socketPath(domid);
   const log = logPath(domid);
   mkdirSync(dirname(log), { recursive: true });
-  const fd = openSync(log, 'a');
   const args = [
     ...selfCommand(),
     'xen',
@@ -63,27 +62,21 @@ export async function spawnTracker(
     ...(opts.unpause ? ['--unpause'] : []),
     ...(opts.record ? ['--record', opts.record] : []),
   ];
-  // cwd '/': a daemon must not keep the directory it was started from busy; its paths are absolute.
-  const child = spawn(process.execPath, args, { cwd: '/', detached: true, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  let exited: number | null | undefined;
-  child.on('exit', (code) => (exited = code));
-  child.unref();
   // Generous: a loaded or emulated dom0 can take a minute to start node and compile the project.
-  const deadline = Date.now() + (opts.timeoutMs ?? 300_000);
-  for (;;) {
-    try {
-      const c = await ControlClient.connect(socket);
-      await c.request({ cmd: 'status' });
-      c.close();
-      return { domid, pid: child.pid ?? -1, socket, log };
-    } catch {
-      if (exited !== undefined) throw new Error(`the tracking process exited (code ${exited}); see ${log}`);
-      if (Date.now() > deadline)
-        throw new Error(`the tracking process did not answer on ${socket}; see ${log}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  // cwd '/': a daemon must not keep the directory it was started from busy; its paths are absolute.
+  const pid = await spawnDetached(args, { log, timeoutMs: opts.timeoutMs ?? 300_000, cwd: '/' }).catch(
+    (err: unknown) => {
+      throw new Error(`the tracking process for domain ${domid} failed: ${(err as Error).message}`);
+    },
+  );
+  // It signals once its control socket listens; one request proves the socket is its.
+  const c = await ControlClient.connect(socket);
+  try {
+    await c.request({ cmd: 'status' });
+  } finally {
+    c.close();
   }
+  return { domid, pid, socket, log };
 }
 
 /** Hands the tracking process at `socket` the pages a restore read from the disks (`adopt`). */

@@ -1,8 +1,8 @@
 /**
  * The restore side of a Xen image. verifyXenImage() proves, before anything is handed to Xen, that the
  * image is intact and that every referenced sector range still holds the page it stands for;
- * rebuildXenStream() then regenerates the original `xl save` stream byte for byte, checking every page
- * again as it is read and the whole stream's hash at the end.
+ * rebuildXenStream() regenerates the original `xl save` stream byte for byte, checking every page as it
+ * is read and the whole stream's hash at the end (so on its own it proves what it wrote, once done).
  */
 import { RestoreError } from '../../../core/errors.ts';
 import type { Hasher64 } from '../../../core/hash.ts';
@@ -11,6 +11,7 @@ import { SectorRuns } from '../../../core/image/sector-runs.ts';
 import type { BlockStore } from '../../../core/ports.ts';
 import { XenImageReader, type MapEntries } from './reader.ts';
 import type { XenDisk, XenEnd } from './format.ts';
+import type { RestoredMap } from '../tracked-domain.ts';
 
 const PAGE = 4096;
 /** Mapped pages rebuilt per disk pass: 1 MiB of output at a time. */
@@ -137,16 +138,57 @@ export interface RebuildResult {
   readonly bytes: number;
   readonly hash: bigint;
   readonly diskReads: number;
+  readonly pagesMapped: number;
+  /** Whole-content hash of each disk, as recorded. */
+  readonly diskHashes: ReadonlyMap<number, bigint>;
+  readonly end: XenEnd;
+  /** Every MAP entry of the image, each page checked against its sectors (with `collectMap`). */
+  readonly map?: RestoredMap;
 }
 
-/** Regenerates the saved stream into `sink`. Call verifyXenImage() first: this one stops at the first fault. */
+export interface RebuildOptions {
+  /** Keep the MAP entries (the pages the rebuild read from the disks) for the result's `map`. */
+  readonly collectMap?: boolean;
+}
+
+/** The MAP entries of an image, in one set of arrays. */
+export function concatMaps(parts: readonly MapEntries[]): RestoredMap {
+  const length = parts.reduce((n, m) => n + m.count, 0);
+  const out = {
+    length,
+    pfn: new Uint32Array(length),
+    disk: new Uint32Array(length),
+    sector: new Float64Array(length),
+    hash: new BigUint64Array(length),
+  };
+  let k = 0;
+  for (const m of parts) {
+    out.pfn.set(m.pfn.subarray(0, m.count), k);
+    out.disk.set(m.disk.subarray(0, m.count), k);
+    out.sector.set(m.sector.subarray(0, m.count), k);
+    out.hash.set(m.hash.subarray(0, m.count), k);
+    k += m.count;
+  }
+  return out;
+}
+
+/**
+ * Regenerates the saved stream into `sink`, stopping at the first fault: a checksum, a disk of the wrong
+ * size, a page whose sectors changed (named), a stream that does not hash as saved. So a sink that
+ * keeps what it got until this resolves (a staged file) holds only a proven stream; one that passes it
+ * on at once (a FIFO to `xl restore`) needs verifyXenImage() first.
+ */
 export async function rebuildXenStream(
   path: string,
   blocks: BlockStore,
   hasher: Hasher64,
   sink: StreamSink,
+  opts: RebuildOptions = {},
 ): Promise<RebuildResult> {
   const reader = await XenImageReader.open(path, hasher);
+  const maps: MapEntries[] = [];
+  let pagesMapped = 0;
+  let sized = false;
   const whole = hasher.streaming();
   let bytes = 0;
   // The sink gets large pieces: a stream alternating kept, zero and mapped pages would otherwise reach
@@ -174,6 +216,11 @@ export async function rebuildXenStream(
     out.set(page, (i - base) * PAGE);
   });
   for await (const item of reader.items()) {
+    if (!sized) {
+      // The DISK records precede everything the reader yields.
+      checkDiskSizes(reader, blocks);
+      sized = true;
+    }
     if (item.kind === 'stream') {
       await emit(item.bytes);
     } else if (item.kind === 'zero') {
@@ -182,6 +229,8 @@ export async function rebuildXenStream(
       }
     } else {
       group = item.entries;
+      pagesMapped += group.count;
+      if (opts.collectMap) maps.push(group);
       for (base = 0; base < group.count; base += REBUILD_GROUP) {
         const n = Math.min(REBUILD_GROUP, group.count - base);
         let last = -1;
@@ -206,5 +255,13 @@ export async function rebuildXenStream(
       `the rebuilt stream differs from the saved one (${bytes} bytes, hash ${hex64(hash)}; saved ${end.streamBytes} bytes, ${hex64(end.streamHash)})`,
     );
   }
-  return { bytes, hash, diskReads: runs.reads };
+  return {
+    bytes,
+    hash,
+    diskReads: runs.reads,
+    pagesMapped,
+    diskHashes: reader.diskHashes,
+    end,
+    ...(opts.collectMap ? { map: concatMaps(maps) } : {}),
+  };
 }

@@ -4,6 +4,7 @@ import { SaveStreamParser, type StreamEvent } from '../../../../backends/xen/str
 import { StreamFormatError } from '../../../../backends/xen/stream/errors.ts';
 import {
   chunked,
+  chunkedReusing,
   randomPage,
   rec,
   streamBytes,
@@ -90,6 +91,17 @@ describe('save stream parser', () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 9000 }), async (size) => {
         const { out } = await parse(chunked([input], size));
+        expect(Buffer.compare(out, input)).toBe(0);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('copies what it keeps before reading on: its input may reuse one buffer for every chunk', async () => {
+    const input = streamBytes(spec({ guest: 'pv', pages: 20, checkpoints: 1, optionalRecords: true }));
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 9000 }), async (size) => {
+        const { out } = await parse(chunkedReusing([input], size));
         expect(Buffer.compare(out, input)).toBe(0);
       }),
       { numRuns: 25 },

@@ -16,6 +16,7 @@ export async function installFakeXl(dir: string, stream: Uint8Array): Promise<st
   process.env['PATH'] = `${join(dir, 'bin')}:${savedPath}`;
   process.env['FAKE_XL_DIR'] = dir;
   delete process.env['FAKE_XL_FAIL'];
+  delete process.env['FAKE_XL_SAVE_PIECE'];
   delete process.env['LEANCKPT_XL'];
   return dir;
 }

@@ -1,0 +1,51 @@
+/** spawnDetached(): a child that outlives us, waited for through its ready pipe, not by polling. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { spawnDetached } from '../../../../backends/xen/daemon/detached.ts';
+import { tempDir } from '../../../support/image-fakes.ts';
+
+const root = join(import.meta.dirname, '../../../..');
+const detached = join(root, 'backends/xen/daemon/detached.ts');
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+beforeAll(async () => (tmp = await tempDir('leanckpt-detached-')));
+afterAll(() => tmp.cleanup());
+
+/** `node -e` running `body` as an ES module that can call signalReady(). */
+const child = (body: string): string[] => [
+  '--import',
+  'tsx',
+  '--input-type=module',
+  '-e',
+  `import { signalReady } from ${JSON.stringify(detached)};\n${body}`,
+];
+
+it('resolves once the child signals, while the child goes on running', async () => {
+  const log = tmp.path('ready.log');
+  const mark = tmp.path('after');
+  const pid = await spawnDetached(
+    child(`import { writeFileSync } from 'node:fs';
+      console.log('starting');
+      setTimeout(() => { signalReady(); setTimeout(() => writeFileSync(${JSON.stringify(mark)}, 'x'), 300); }, 200);`),
+    { log, timeoutMs: 20_000, cwd: root },
+  );
+  expect(pid).toBeGreaterThan(0);
+  expect(await readFile(log, 'utf8')).toContain('starting');
+  // Still running after we resolved: it writes its mark later.
+  await expect.poll(() => readFile(mark, 'utf8').catch(() => ''), { timeout: 5000 }).toBe('x');
+});
+
+it('reports a child that exits before it is ready, naming its log', async () => {
+  const log = tmp.path('exit.log');
+  await expect(
+    spawnDetached(child(`console.error('no disk'); process.exit(3);`), { log, timeoutMs: 20_000, cwd: root }),
+  ).rejects.toThrow(`it exited (code 3) before it was ready; see ${log}`);
+  expect(await readFile(log, 'utf8')).toContain('no disk');
+});
+
+it('gives up on a child that never signals', async () => {
+  const log = tmp.path('silent.log');
+  await expect(
+    spawnDetached(child(`setTimeout(() => {}, 60_000);`), { log, timeoutMs: 1500, cwd: root }),
+  ).rejects.toThrow(/not ready within 1.5 s/);
+});
