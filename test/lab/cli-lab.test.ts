@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LabError } from '../../backends/xen/lab/errors.ts';
-import { failureDetails, qemuArgs, scenarios, type RunReport } from '../../backends/xen/lab/run.ts';
+import { failureDetails, labCpus, qemuArgs, scenarios, type RunReport } from '../../backends/xen/lab/run.ts';
 import { exitErrorOf, runFailure } from '../../bin/commands/lab.ts';
 import { EXIT, ExitError } from '../../bin/exit-codes.ts';
 
@@ -91,6 +91,7 @@ describe('exit codes', () => {
       failures: ['timed out after 1800 s', 'dom0 never started the scenario'],
       runDir: join(dir, 'missing-run'),
       recipeHash: '0',
+      cpus: 1,
     };
     const err = runFailure(report);
     expect(err.code).toBe(EXIT.verificationFailed);
@@ -103,11 +104,21 @@ describe('exit codes', () => {
 describe('qemuArgs', () => {
   it('boots Xen under TCG with the CPU flags it needs and shares the tree read-only', () => {
     const a = qemuArgs('/lab', '/lab/runs/r1', '/src').join(' ');
-    expect(a).toContain('-accel tcg -cpu max,-smap,-smep,-xsave');
+    expect(a).toContain('-cpu max,-smap,-smep,-xsave');
+    expect(a).toContain('-accel tcg -smp 1');
     expect(a).toContain('-kernel /lab/dom0-image/xen.elf');
     expect(a).toContain('-snapshot');
     expect(a).toContain('local,path=/src,mount_tag=lckproject,security_model=none,id=lckproject,readonly=on');
     expect(a).toContain('local,path=/lab/runs/r1,mount_tag=lckresults,security_model=none,id=lckresults ');
     expect(scenarios()).toContain('baseline');
+  });
+
+  it('gives two CPUs multi-threaded TCG when asked, and refuses a bad count by name', () => {
+    const a = qemuArgs('/lab', '/lab/runs/r1', '/src', labCpus({ LEANCKPT_LAB_CPUS: '2' })).join(' ');
+    expect(a).toContain('-accel tcg,thread=multi -smp 2');
+    expect(labCpus({})).toBe(1);
+    expect(() => labCpus({ LEANCKPT_LAB_CPUS: 'two' })).toThrow(
+      'LEANCKPT_LAB_CPUS must be a whole number from 1 to 8, got "two"',
+    );
   });
 });

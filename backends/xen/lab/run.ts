@@ -32,6 +32,8 @@ export interface RunReport extends RunOutput {
   failures: string[];
   runDir: string;
   recipeHash: string;
+  /** Emulated CPUs of the host (and so of dom0). */
+  cpus: number;
 }
 
 /**
@@ -41,6 +43,20 @@ export interface RunReport extends RunOutput {
  */
 export const QEMU_CPU = process.env.LEANCKPT_LAB_CPU ?? 'max,-smap,-smep,-xsave';
 export const DOM0_MEM = '1536M';
+
+/**
+ * Emulated CPUs (default 1; LEANCKPT_LAB_CPUS=2 for a two-CPU host and dom0, multi-threaded TCG). With
+ * two, before XSAVE was turned off, dom0 processes forked right after `xl create` crashed with heap
+ * corruption; a second CPU lets leanckpt's stream filter run beside `xl save` as on a real host.
+ */
+export function labCpus(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.LEANCKPT_LAB_CPUS ?? '1';
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 8) {
+    throw new LabError('usage', `LEANCKPT_LAB_CPUS must be a whole number from 1 to 8, got "${text}"`);
+  }
+  return n;
+}
 
 export function scenarios(): string[] {
   return readdirSync(SCENARIO_DIR, { withFileTypes: true })
@@ -73,17 +89,15 @@ function guestDisks(lab: string): string[] {
   return args;
 }
 
-export function qemuArgs(lab: string, runDir: string, project = PROJECT_ROOT): string[] {
+export function qemuArgs(lab: string, runDir: string, project = PROJECT_ROOT, cpus = labCpus()): string[] {
   const img = join(lab, 'dom0-image');
   const share = (path: string, tag: string, ro: boolean): string[] => [
     '-virtfs',
     `local,path=${path},mount_tag=${tag},security_model=none,id=${tag}${ro ? ',readonly=on' : ''}`,
   ];
   return [
-    // One CPU: with two, dom0 processes forked right after `xl create` crashed with heap corruption
-    // (`malloc(): unsorted double linked list corrupted`, also xl's own monitoring child), the mark of
-    // a TLB shootdown lost between emulated CPUs. TCG gains little from a second CPU on a loaded host.
-    ...['-machine', 'q35', '-accel', 'tcg', '-cpu', QEMU_CPU, '-m', '4096', '-smp', '1'],
+    ...['-machine', 'q35', '-cpu', QEMU_CPU, '-m', '4096'],
+    ...(cpus > 1 ? ['-accel', 'tcg,thread=multi', '-smp', String(cpus)] : ['-accel', 'tcg', '-smp', '1']),
     // No NIC: the lab needs no network, and dom0 must not reach one. No VGA: nothing looks at it.
     ...['-display', 'none', '-vga', 'none', '-nic', 'none', '-no-reboot', '-snapshot'],
     ...['-serial', `file:${join(runDir, 'serial.log')}`],
@@ -141,6 +155,7 @@ export async function runScenario(opts: RunOptions): Promise<RunReport> {
       throw new LabError('usage', `bad scenario setting '${a}': expected key=value without spaces or quotes`);
     }
   }
+  const cpus = labCpus();
   const missing = missingTools(['qemu-system-x86_64']);
   if (missing.tools.length > 0) throw missingToolsError(missing, 'lab run');
   const status = await labStatus(lab);
@@ -164,7 +179,9 @@ export async function runScenario(opts: RunOptions): Promise<RunReport> {
   const timeout = (opts.timeoutSeconds ?? 3600) * 1000;
   const t0 = performance.now();
   progress(`booting Xen under QEMU (TCG); run dir ${runDir}`);
-  const qemu = spawn('qemu-system-x86_64', qemuArgs(lab, runDir), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const qemu = spawn('qemu-system-x86_64', qemuArgs(lab, runDir, PROJECT_ROOT, cpus), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let qemuOut = '';
   const keep = (b: Buffer): void => void (qemuOut = (qemuOut + b.toString()).slice(-8192));
   qemu.stdout.on('data', keep);
@@ -211,6 +228,7 @@ export async function runScenario(opts: RunOptions): Promise<RunReport> {
     failures: why,
     runDir,
     recipeHash: recipeHash(status.hashes),
+    cpus,
   };
   writeFileSync(join(runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   return report;
