@@ -11,6 +11,22 @@ import xxhash from 'xxhash-wasm';
 export interface StreamingHash64 {
   update(bytes: Uint8Array): StreamingHash64;
   digest(): bigint;
+  /**
+   * update() on a libuv worker thread (native only), so the main thread goes on meanwhile: neither
+   * `bytes` nor this hash may be touched until it resolves.
+   */
+  updateAsync?(bytes: Uint8Array): Promise<void>;
+}
+
+/**
+ * Hashes `bytes` into `h` off the main thread where the hasher can (see updateAsync), else at once.
+ * For the large, already-read pieces of a whole-file or whole-stream hash: with a second CPU, the
+ * hashing then overlaps the reading, parsing and writing around it.
+ */
+export function updateInBackground(h: StreamingHash64, bytes: Uint8Array): Promise<void> {
+  if (h.updateAsync) return h.updateAsync(bytes);
+  h.update(bytes);
+  return Promise.resolve();
 }
 
 export interface Hasher64 {
@@ -27,7 +43,9 @@ interface NativeXxh64 {
   hash: Xxh64;
   createState(): unknown;
   reset(state: unknown, seed: number): number;
-  update(state: unknown, input: Uint8Array, length: number): number;
+  update: ((state: unknown, input: Uint8Array, length: number) => number) & {
+    async(state: unknown, input: Uint8Array, length: number, done: (err: unknown) => void): void;
+  };
   digest(state: unknown): bigint | number;
   freeState(state: unknown): number;
 }
@@ -64,14 +82,31 @@ function nativeStreaming(n: NativeXxh64, registry: FinalizationRegistry<unknown>
   if (!state) throw new Error('XXH64_createState failed');
   n.reset(state, 0);
   const token = {};
+  let busy = false;
+  const usable = (): void => {
+    if (state === undefined) throw new Error('hash already digested');
+    if (busy) throw new Error('hash in use by an update on another thread');
+  };
   const self: StreamingHash64 = {
     update(bytes) {
-      if (state === undefined) throw new Error('hash already digested');
+      usable();
       if (bytes.length > 0) n.update(state, bytes, bytes.length);
       return self;
     },
+    updateAsync(bytes) {
+      usable();
+      if (bytes.length === 0) return Promise.resolve();
+      busy = true;
+      return new Promise<void>((resolve, reject) =>
+        n.update.async(state, bytes, bytes.length, (err) => {
+          busy = false;
+          if (err) reject(err instanceof Error ? err : new Error(String(err)));
+          else resolve();
+        }),
+      );
+    },
     digest() {
-      if (state === undefined) throw new Error('hash already digested');
+      usable();
       const h = BigInt(n.digest(state));
       n.freeState(state);
       registry.unregister(token);

@@ -2,18 +2,37 @@
  * Disk image files as the Xen save and restore see them: frozen copies (reflink where the file system
  * can, else a plain copy), whole-content hashes, and a block store over them.
  */
-import { constants, createReadStream } from 'node:fs';
-import { copyFile, rm, stat } from 'node:fs/promises';
-import type { Hasher64 } from '../../core/hash.ts';
+import { constants } from 'node:fs';
+import { copyFile, open, rm, stat } from 'node:fs/promises';
+import { updateInBackground, type Hasher64 } from '../../core/hash.ts';
 import type { BlockStore } from '../../core/ports.ts';
 import { FileBlockStore } from '../file/file-block-store.ts';
 import { contentIdentity } from './image/rebuild.ts';
 
-/** XXH64 of the whole file, read in 8 MiB pieces. */
+const HASH_PIECE = 8 << 20;
+
+/**
+ * XXH64 of the whole file. Two buffers take turns: one is read into while the other is hashed, off the
+ * main thread where the hasher can (updateInBackground), so the save's filter or the restore's rebuild
+ * runs beside it on another CPU.
+ */
 export async function hashFile(path: string, hasher: Hasher64): Promise<bigint> {
   const h = hasher.streaming();
-  for await (const chunk of createReadStream(path, { highWaterMark: 8 << 20 })) h.update(chunk as Buffer);
-  return h.digest();
+  const file = await open(path, 'r');
+  try {
+    const bufs = [Buffer.allocUnsafe(HASH_PIECE), Buffer.allocUnsafe(HASH_PIECE)];
+    let hashing = Promise.resolve();
+    for (let pos = 0, k = 0; ; k ^= 1) {
+      const { bytesRead } = await file.read(bufs[k]!, 0, HASH_PIECE, pos);
+      await hashing;
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      hashing = updateInBackground(h, bufs[k]!.subarray(0, bytesRead));
+    }
+    return h.digest();
+  } finally {
+    await file.close();
+  }
 }
 
 /** Copies `src` to `dst`, sharing extents (reflink) where the file system supports it. */

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import xxhash from 'xxhash-wasm';
 import { describe, expect, it } from 'vitest';
-import { hasherKind, loadHasher } from '../../core/hash.ts';
+import { hasherKind, loadHasher, updateInBackground } from '../../core/hash.ts';
 
 describe('content hash', () => {
   it('is XXH64 with seed 0, whichever implementation loaded', async () => {
@@ -35,6 +35,33 @@ describe('content hash', () => {
       const s = hasher.streaming();
       s.digest();
       expect(() => s.update(new Uint8Array(1))).toThrow(/already digested/);
+    }
+  });
+
+  it('hashes the same in the background, in order, and refuses use while a background update runs', async () => {
+    const [hasher, wasm] = await Promise.all([loadHasher(), xxhash()]);
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 40000 }), fc.array(fc.nat(40000)), async (bytes, cuts) => {
+        const at = [0, ...cuts.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b), bytes.length];
+        const s = hasher.streaming();
+        for (let i = 1; i < at.length; i++) {
+          const piece = bytes.subarray(at[i - 1], at[i]);
+          // Alternate, as the save does: small headers in place, large pieces in the background.
+          if (i % 2) await updateInBackground(s, piece);
+          else s.update(piece);
+        }
+        expect(s.digest()).toBe(wasm.h64Raw(bytes, 0n));
+      }),
+      { numRuns: 100 },
+    );
+    if ((await hasherKind()) === 'native') {
+      const s = hasher.streaming();
+      expect(s.updateAsync).toBeDefined();
+      const pending = updateInBackground(s, new Uint8Array(1 << 20));
+      expect(() => s.update(new Uint8Array(1))).toThrow(/in use/);
+      expect(() => s.digest()).toThrow(/in use/);
+      await pending;
+      expect(s.digest()).toBe(wasm.h64Raw(new Uint8Array(1 << 20), 0n));
     }
   });
 

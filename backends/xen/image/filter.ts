@@ -6,7 +6,7 @@
  *    frozen disk, hold exactly the page's bytes (compared byte for byte).
  * So a missed invalidation costs space, never correctness. Every other byte is kept verbatim.
  */
-import type { Hasher64 } from '../../../core/hash.ts';
+import { updateInBackground, type Hasher64 } from '../../../core/hash.ts';
 import { SectorRuns } from '../../../core/image/sector-runs.ts';
 import type { BlockStore } from '../../../core/ports.ts';
 import { PageType, PAGE_SIZE } from '../stream/format.ts';
@@ -76,7 +76,10 @@ export async function filterStream(
     }
     batch = event.batch;
     const n = batch.count;
-    whole.update(batch.data);
+    // The batch's pages are hashed into the whole-stream hash while this thread sorts them out (off
+    // the main thread where the hasher can); done before the next event, which may reuse their buffer.
+    const hashed = updateInBackground(whole, batch.data);
+    hashed.catch(() => undefined); // awaited below; not unhandled if this batch fails first
     stats.streamBytes += batch.data.length;
     stats.pageSlots += n;
     if (kind.length < n) {
@@ -135,6 +138,7 @@ export async function filterStream(
         await writer.keep(batch.data.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE));
       }
     }
+    await hashed;
   }
   stats.diskReads = runs.reads;
   stats.streamHash = whole.digest();

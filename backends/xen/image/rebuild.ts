@@ -5,7 +5,7 @@
  * is read and the whole stream's hash at the end (so on its own it proves what it wrote, once done).
  */
 import { RestoreError } from '../../../core/errors.ts';
-import type { Hasher64 } from '../../../core/hash.ts';
+import { updateInBackground, type Hasher64 } from '../../../core/hash.ts';
 import { hex64 } from '../../../core/image/format.ts';
 import { SectorRuns } from '../../../core/image/sector-runs.ts';
 import type { BlockStore } from '../../../core/ports.ts';
@@ -195,15 +195,21 @@ export async function rebuildXenStream(
   // it (a file, a FIFO) a record, often one page, at a time. It must not keep a piece once it resolved.
   const pending = new Uint8Array(SINK_PIECE);
   let used = 0;
+  // Each piece is hashed while the sink writes it (both only read it), off the main thread where the
+  // hasher can: the whole-stream hash then costs the rebuild no time on a second CPU.
   const drain = async (): Promise<void> => {
-    if (used > 0) await sink(pending.subarray(0, used));
+    if (used === 0) return;
+    const piece = pending.subarray(0, used);
+    await Promise.all([sink(piece), updateInBackground(whole, piece)]);
     used = 0;
   };
   const emit = async (b: Uint8Array): Promise<void> => {
-    whole.update(b);
     bytes += b.length;
     if (used + b.length > pending.length) await drain();
-    if (b.length > pending.length) return sink(b);
+    if (b.length > pending.length) {
+      await Promise.all([sink(b), updateInBackground(whole, b)]);
+      return;
+    }
     pending.set(b, used);
     used += b.length;
   };
