@@ -5,14 +5,17 @@
 # integrity check, a second save/restore cycle on the restored guest, 15 s of `trace record --xen`
 # on it, a plain `xl save`/`xl restore` of the same guest for the size and time comparison, and a
 # restore from a changed disk that must be refused. Options (LAB_ARGS): mem=<MiB> workload=<name>
-# guests="pv pvh" oracle=yes prof=yes (CPU profiles of each save and restore into the results' prof/).
+# guests="pv pvh" oracle=yes prof=yes (CPU profiles of each save and restore into the results' prof/)
+# stream=file|fifo (how `xen save`/`xen restore` pass the xl stream).
 . "$LAB_LIB"
-mem=256 workload=read-heavy guests="pv" oracle=no prof=no
+mem=256 workload=read-heavy guests="pv" oracle=no prof=no stream=file
 for kv in ${LAB_ARGS:-}; do
-  case $kv in mem=* | workload=* | oracle=* | prof=*) eval "${kv%%=*}=\${kv#*=}" ;; guests=*) guests=${kv#*=} guests=${guests//,/ } ;; esac
+  case $kv in mem=* | workload=* | oracle=* | prof=* | stream=*) eval "${kv%%=*}=\${kv#*=}" ;; guests=*) guests=${kv#*=} guests=${guests//,/ } ;; esac
 done
 lab_result guest_mem_mib "$mem"
 lab_result guest_workload "$workload"
+lab_result stream_transport "$stream"
+lab_result dom0_cpus "$(nproc)"
 export LEANCKPT_RUN_DIR=$LAB_WORK/run
 # The bundled CLI `lab run` writes (seconds to start under TCG, against minutes through tsx); koffi
 # resolves from the shared project's node_modules.
@@ -55,8 +58,8 @@ lck_prof() {
     lck "$@"
   fi
 }
-lck_save() { lck_prof xen save "$1" "$2" --json >"$3"; }
-lck_restore() { xl destroy "$1" >/dev/null 2>&1; lck_prof xen restore "$2" --json >"$3"; }
+lck_save() { lck_prof xen save "$1" "$2" --stream "$stream" --json >"$3"; }
+lck_restore() { xl destroy "$1" >/dev/null 2>&1; lck_prof xen restore "$2" --stream "$stream" --json >"$3"; }
 dump_logs() {
   cat "$LEANCKPT_RUN_DIR"/*.log "$LAB_RESULTS"/*-tracking.log 2>/dev/null | tail -n 20 | sed 's/^/LOG daemon: /'
   cp "$LEANCKPT_RUN_DIR"/*.log "$LAB_RESULTS/" 2>/dev/null
