@@ -301,7 +301,7 @@ const FOLLOW_WAIT_MS = 10;
  * allocate its whole high-water mark for every read, and a pipe gives 64 KiB at a time.
  */
 async function* drain(pipe: FileHandle): AsyncGenerator<Uint8Array> {
-  const buf = Buffer.allocUnsafe(FOLLOW_READ);
+  const buf = new Uint8Array(FOLLOW_READ);
   for (;;) {
     const { bytesRead } = await pipe.read(buf, 0, buf.length, null);
     if (bytesRead === 0) return;
@@ -314,10 +314,12 @@ async function* drain(pipe: FileHandle): AsyncGenerator<Uint8Array> {
  * One buffer serves every read: the parser copies what it keeps before it asks for more (ByteSource's
  * contract). A fresh zeroed 8 MiB buffer per read, most reads returning far less while xl writes, made
  * allocation and garbage collection the largest cost of a save under TCG (lab profile, 2026-11-26).
+ * A Uint8Array, not a Buffer: the filter takes views of every page, and a Buffer's subarray() is
+ * several times dearer (1.4 s of a profiled lab save).
  */
 async function* follow(file: FileHandle, exited: () => boolean): AsyncGenerator<Uint8Array> {
   let pos = 0;
-  const buf = Buffer.allocUnsafe(FOLLOW_READ);
+  const buf = new Uint8Array(FOLLOW_READ);
   for (;;) {
     // Checked before reading: a read that starts after the writer exited sees all it wrote.
     const last = exited();
