@@ -12,7 +12,7 @@ import {
 } from '../../core/oracle/index.ts';
 import type { MapSnapshot } from '../../core/pbmap/map-snapshot.ts';
 import { SECTORS_PER_PAGE } from '../../core/ports.ts';
-import { RUN_MAX_SECTORS } from '../../core/image/sector-runs.ts';
+import { RUN_MAX_GAP_SECTORS, RUN_MAX_SECTORS } from '../../core/image/sector-runs.ts';
 import type { ReplayWorld } from '../replay/replay-world.ts';
 import { initialPlace } from '../content/seeds.ts';
 
@@ -112,7 +112,10 @@ export function checkMapping(world: ReplayWorld, m: MapSnapshot): MapCheck {
     mapped[pfn] = 1;
     mappedPages++;
     const fits =
-      runDisk === id && sector <= runEnd && Math.max(runEnd, sector + SPP) - runStart <= RUN_MAX_SECTORS;
+      runDisk === id &&
+      sector >= runStart &&
+      sector <= runEnd + RUN_MAX_GAP_SECTORS &&
+      Math.max(runEnd, sector + SPP) - runStart <= RUN_MAX_SECTORS;
     if (fits) runEnd = Math.max(runEnd, sector + SPP);
     else {
       if (runDisk !== -1) diskSectors += runEnd - runStart;

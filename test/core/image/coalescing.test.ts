@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadHasher, type Hasher64 } from '../../../core/hash.ts';
 import { POLICIES, restoreImage, writeImage } from '../../../core/image/index.ts';
-import { RUN_MAX_SECTORS } from '../../../core/image/sector-runs.ts';
+import { RUN_MAX_GAP_SECTORS, RUN_MAX_SECTORS } from '../../../core/image/sector-runs.ts';
 import {
   inputOf,
   makeGuest,
@@ -40,20 +40,32 @@ describe('mapped pages are read with coalesced disk reads', () => {
     expect(stats.bytesReadDisk).toBe(64 * 512);
   });
 
-  it('reads non-adjacent pages separately, in ascending sector order', async () => {
+  it('reads pages further apart than RUN_MAX_GAP_SECTORS separately, in ascending sector order', async () => {
+    const far = 8 + RUN_MAX_GAP_SECTORS + 1; // one sector more than a read spans after a page
     const mapped = [
-      { pfn: 0, disk: 0, sector: 300 },
+      { pfn: 0, disk: 0, sector: 16 + 3 * far },
       { pfn: 1, disk: 0, sector: 16 },
-      { pfn: 2, disk: 0, sector: 100 },
-      { pfn: 3, disk: 0, sector: 25 }, // one sector after page 1's range ends: a gap, not adjacent
+      { pfn: 2, disk: 0, sector: 16 + 2 * far },
+      { pfn: 3, disk: 0, sector: 16 + far },
     ];
     const { restore } = await readsFor(4, [512], mapped);
     expect(restore).toEqual([
       { disk: 0, sector: 16, count: 8 },
-      { disk: 0, sector: 25, count: 8 },
-      { disk: 0, sector: 100, count: 8 },
-      { disk: 0, sector: 300, count: 8 },
+      { disk: 0, sector: 16 + far, count: 8 },
+      { disk: 0, sector: 16 + 2 * far, count: 8 },
+      { disk: 0, sector: 16 + 3 * far, count: 8 },
     ]);
+  });
+
+  it('reads pages across a gap of up to RUN_MAX_GAP_SECTORS with one read, gap included', async () => {
+    const mapped = [
+      { pfn: 0, disk: 0, sector: 16 + 8 + RUN_MAX_GAP_SECTORS },
+      { pfn: 1, disk: 0, sector: 16 },
+      { pfn: 2, disk: 0, sector: 25 },
+    ];
+    const { restore, stats } = await readsFor(3, [512], mapped);
+    expect(restore).toEqual([{ disk: 0, sector: 16, count: 8 + RUN_MAX_GAP_SECTORS + 8 }]);
+    expect(stats.bytesReadDisk).toBe((16 + RUN_MAX_GAP_SECTORS) * 512);
   });
 
   it('joins unaligned and overlapping ranges into one read', async () => {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadHasher, type Hasher64 } from '../../../core/hash.ts';
-import { SectorRuns } from '../../../core/image/sector-runs.ts';
-import { PAGE_SIZE, SECTOR_SIZE, type BlockStore } from '../../../core/ports.ts';
+import { RUN_MAX_GAP_SECTORS, RUN_MAX_SECTORS, SectorRuns } from '../../../core/image/sector-runs.ts';
+import { PAGE_SIZE, SECTOR_SIZE, SECTORS_PER_PAGE, type BlockStore } from '../../../core/ports.ts';
 
 let hasher: Hasher64;
 beforeAll(async () => {
@@ -41,13 +41,122 @@ class ManualBlockStore implements BlockStore {
   }
 }
 
-/** Adds one page every 16 sectors (never adjacent: one read each), submitting as callers do. */
+/** More than the largest gap a read spans, so pages this far apart take a read each. */
+const APART = SECTORS_PER_PAGE + RUN_MAX_GAP_SECTORS + 1;
+
+/** Adds one page every APART sectors (one read each), submitting as callers do. */
 async function addPages(runs: SectorRuns, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
-    if (!runs.fits(0, i * 16)) await runs.submit();
-    runs.add(i, 0, i * 16, 0n);
+    if (!runs.fits(0, i * APART)) await runs.submit();
+    runs.add(i, 0, i * APART, 0n);
   }
 }
+
+/** Disks whose sector s holds the byte (disk + s) & 0xff; reads complete at once and are recorded. */
+class RecordingBlockStore implements BlockStore {
+  readonly disks = [
+    { id: 0, sectors: 1 << 20, uuid: 'zero' },
+    { id: 1, sectors: 1 << 20, uuid: 'one' },
+  ];
+  readonly reads: { disk: number; sector: number; count: number }[] = [];
+
+  readSectors(disk: number, sector: number, count: number, dst: Uint8Array): Promise<void> {
+    this.reads.push({ disk, sector, count });
+    for (let i = 0; i < count; i++)
+      dst.fill((disk + sector + i) & 0xff, i * SECTOR_SIZE, (i + 1) * SECTOR_SIZE);
+    return Promise.resolve();
+  }
+}
+
+/** The bytes a page at (disk, sector) holds on a RecordingBlockStore. */
+function pageAt(disk: number, sector: number): Uint8Array {
+  const page = new Uint8Array(PAGE_SIZE);
+  for (let i = 0; i < SECTORS_PER_PAGE; i++)
+    page.fill((disk + sector + i) & 0xff, i * SECTOR_SIZE, (i + 1) * SECTOR_SIZE);
+  return page;
+}
+
+/**
+ * Reads these (disk, sector) pages as callers do (fits, else submit; add; flush), checking that each
+ * page is visited once, in the order added, with its own bytes and their hash.
+ */
+async function readAll(pages: readonly (readonly [number, number])[], depth?: number) {
+  const store = new RecordingBlockStore();
+  const visited: number[] = [];
+  const runs = new SectorRuns(
+    store,
+    hasher,
+    (tag, disk, sector, expected, actual, page) => {
+      expect([disk, sector]).toEqual(pages[tag]);
+      expect(Buffer.compare(page, pageAt(disk, sector))).toBe(0);
+      expect(actual).toBe(expected);
+      visited.push(tag);
+    },
+    depth,
+  );
+  for (const [tag, [disk, sector]] of pages.entries()) {
+    if (!runs.fits(disk, sector)) await runs.submit();
+    runs.add(tag, disk, sector, hasher.hash64(pageAt(disk, sector)));
+  }
+  await runs.flush();
+  expect(visited).toEqual(pages.map((_, i) => i));
+  expect(runs.reads).toBe(store.reads.length);
+  expect(runs.bytesRead).toBe(store.reads.reduce((n, r) => n + r.count * SECTOR_SIZE, 0));
+  return store.reads;
+}
+
+describe('SectorRuns joins pages across short gaps', () => {
+  it('reads a gap of up to RUN_MAX_GAP_SECTORS once, with the pages around it', async () => {
+    const after = SECTORS_PER_PAGE + RUN_MAX_GAP_SECTORS;
+    const reads = await readAll([
+      [0, 100],
+      [0, 100 + after],
+      [0, 100 + 2 * after - 3],
+    ]);
+    expect(reads).toEqual([{ disk: 0, sector: 100, count: 2 * after - 3 + SECTORS_PER_PAGE }]);
+  });
+
+  it('splits the read at a gap one sector longer than that', async () => {
+    const reads = await readAll([
+      [0, 100],
+      [0, 108 + RUN_MAX_GAP_SECTORS + 1],
+    ]);
+    expect(reads).toEqual([
+      { disk: 0, sector: 100, count: SECTORS_PER_PAGE },
+      { disk: 0, sector: 108 + RUN_MAX_GAP_SECTORS + 1, count: SECTORS_PER_PAGE },
+    ]);
+  });
+
+  it('never reads more than RUN_MAX_SECTORS at once, gaps included', async () => {
+    // Pages separated by gaps of every length up to the limit, over many RUN_MAX_SECTORS.
+    const pages: [number, number][] = [];
+    for (let s = 5, i = 0; s < 6 * RUN_MAX_SECTORS; i++) {
+      pages.push([0, s]);
+      s += SECTORS_PER_PAGE + ((i * 7) % (RUN_MAX_GAP_SECTORS + 1));
+    }
+    const reads = await readAll(pages, 3);
+    for (const r of reads) expect(r.count).toBeLessThanOrEqual(RUN_MAX_SECTORS);
+    // Every gap is short enough, so a read ends only where the next page would not fit in it.
+    for (let i = 1; i < reads.length; i++) {
+      const r = reads[i - 1]!;
+      expect(reads[i]!.sector + SECTORS_PER_PAGE - r.sector).toBeGreaterThan(RUN_MAX_SECTORS);
+    }
+    expect(reads.length).toBeLessThanOrEqual(7);
+  });
+
+  it('joins neither across disks nor backwards', async () => {
+    const reads = await readAll([
+      [0, 64],
+      [1, 72],
+      [1, 60],
+    ]);
+    expect(reads).toEqual([
+      { disk: 0, sector: 64, count: SECTORS_PER_PAGE },
+      { disk: 1, sector: 72, count: SECTORS_PER_PAGE },
+      { disk: 1, sector: 60, count: SECTORS_PER_PAGE },
+    ]);
+  });
+});
 
 /** Lets the event loop run until `check()` holds. */
 async function until(check: () => boolean): Promise<void> {
