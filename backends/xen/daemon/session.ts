@@ -254,6 +254,9 @@ export class TrackingSession implements TrackedDomain {
     if (!offerHashes && now.hash) now = { ...now, hash: undefined };
     let result: Adoption;
     try {
+      // Without the offer's hashes the tracker hashes each entry's sectors as they are now: read
+      // together here, not a page at a time.
+      if (!now.hash && this.tracker.map.hash) this.probe.prefetchSectors(now);
       result = this.tracker.adoptVerifiedMappings(now);
     } finally {
       this.probe.forget();

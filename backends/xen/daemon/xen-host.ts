@@ -53,8 +53,16 @@ export function openXenHost(domid: number): DomainHost {
     }
     return live;
   };
-  const frameOf = (pfn: number): bigint | undefined =>
-    info.kind === 'pv' ? p2m()?.lookup(pfn) : BigInt(pfn);
+  /**
+   * The frame lookup for one batch of reads: the p2m is resolved once per batch, not per page. Per page,
+   * each lookup asked the clock whether to retry mapping a p2m the guest has not set up yet, and a
+   * restore's 29,715 pages took 12 s of an emulated PV dom0's CPU to find none readable (lab profile).
+   */
+  const frameLookup = (): ((pfn: number) => bigint | undefined) | undefined => {
+    if (info.kind !== 'pv') return (pfn) => BigInt(pfn);
+    const table = p2m();
+    return table ? (pfn) => table.lookup(pfn) : undefined;
+  };
   if (info.kind === 'pv') {
     const m2p = mapM2p(xc);
     const checked = pvFrames(m2p.lookup, (pfn) => live?.lookup(pfn), pageCount);
@@ -137,7 +145,7 @@ export function openXenHost(domid: number): DomainHost {
     frames,
     logDirty,
     readPage(pfn, dst) {
-      const frame = frameOf(pfn);
+      const frame = frameLookup()?.(pfn);
       if (frame === undefined) return false;
       try {
         const m = fm.map(domid, [frame]);
@@ -149,6 +157,8 @@ export function openXenHost(domid: number): DomainHost {
       }
     },
     readPages(pfns, each) {
+      const frameOf = frameLookup();
+      if (!frameOf) return;
       for (let at = 0; at < pfns.length; at += 1024) {
         const batch = pfns.subarray(at, at + 1024);
         const frames: bigint[] = [];
