@@ -158,6 +158,23 @@ export async function restoreDomain(
 ): Promise<XenRestoreResult> {
   const image = resolve(imagePath);
   const t0 = performance.now();
+  // The tracking process starts now, beside the rebuild and xl restore, not after them.
+  attacher.prepare?.();
+  try {
+    return await restoreWith(image, attacher, opts, t0);
+  } catch (e) {
+    // Unused if the restore failed before the attach; a no-op once attach() took it.
+    attacher.abandon?.();
+    throw e;
+  }
+}
+
+async function restoreWith(
+  image: string,
+  attacher: DomainAttacher,
+  opts: XenRestoreOptions,
+  t0: number,
+): Promise<XenRestoreResult> {
   const { hasher } = opts;
   const header = await XenImageReader.open(image, hasher);
   // Only DISK records precede the stream; reading the first item is enough to have them all.

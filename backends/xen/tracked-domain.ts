@@ -74,6 +74,10 @@ export interface AdoptionReport {
 
 /** Attaches the backend to a domain `xl restore -p` has just created (still paused) and starts tracking. */
 export interface DomainAttacher {
+  /** The restore is starting: get ready ahead (start a tracking process), if that saves time. */
+  prepare?(): void;
+  /** The restore failed before attach(): drop what prepare() started. */
+  abandon?(): void;
   /**
    * `restored`, if given, seeds the new tracking's map with the pages the restore read from the disks
    * (so the next save leaves them out again); it must be handed over before the domain is unpaused.

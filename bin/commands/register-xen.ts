@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { positiveInt } from '../options.ts';
-import type { XenRestoreFlags, XenSaveFlags } from './xen.ts';
+import type { XenRestoreFlags, XenSaveFlags, XenTrackOptions } from './xen.ts';
+import { EXIT, ExitError } from '../exit-codes.ts';
 
 const examples = (...lines: string[]): string => `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -78,22 +79,25 @@ export function registerXenCommands(program: Command): void {
       'Serve and track an existing domain that has no disk backend yet (what `xen create --daemon` and\n' +
         `\`xen restore\` run in the background). ${DOM0}`,
     )
-    .argument('<domain>', 'domain id or name')
+    .argument('[domain]', 'domain id or name')
     .option('--disk <vdev=file>', 'a raw disk image served as vdev (repeatable)', collect, [])
     .option('--log-dirty-ms <ms>', 'log-dirty epoch length', positiveInt('--log-dirty-ms'), LOG_DIRTY_MS)
     .option('--unpause', 'unpause the domain once the backend is attached')
     .option('--record <trace>', "record the domain's whole event stream (each save adds a checkpoint)")
+    // `xen restore` starts its tracking process ahead and tells it the domain and options later.
+    .addOption(new Option('--await-assignment').hideHelp())
     .addHelpText('after', examples('leanckpt xen track 7 --disk xvda=/srv/guest.img --unpause'))
-    .action(
-      async (
-        domain: string,
-        opts: { disk: string[]; logDirtyMs: number; unpause?: boolean; record?: string },
-      ) => {
-        const { xenTrack } = await import('./xen.ts');
-        const r = await xenTrack(domain, opts);
-        out(`domain ${r.domid}: tracking ended (${r.mode === 'foreground' ? r.ended : 'daemon'})\n`);
-      },
-    );
+    .action(async (domain: string | undefined, opts: XenTrackOptions & { awaitAssignment?: boolean }) => {
+      const { xenTrack, xenTrackAssigned } = await import('./xen.ts');
+      if (opts.awaitAssignment) {
+        const r = await xenTrackAssigned();
+        if (r) out(`domain ${r.domid}: tracking ended (${r.mode === 'foreground' ? r.ended : 'daemon'})\n`);
+        return;
+      }
+      if (domain === undefined) throw new ExitError('give the domain to track (id or name)', EXIT.usage);
+      const r = await xenTrack(domain, opts);
+      out(`domain ${r.domid}: tracking ended (${r.mode === 'foreground' ? r.ended : 'daemon'})\n`);
+    });
 
   xen
     .command('save')

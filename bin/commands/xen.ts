@@ -10,8 +10,8 @@ import { ControlClient } from '../../backends/xen/daemon/control.ts';
 import { socketPath } from '../../backends/xen/daemon/paths.ts';
 import { parseDiskSpec, type DiskSpec } from '../../backends/xen/daemon/disk-spec.ts';
 import type { SessionStatus } from '../../backends/xen/daemon/session.ts';
-import { signalReady } from '../../backends/xen/daemon/detached.ts';
-import { spawnTracker, type Spawned } from '../../backends/xen/daemon/spawn.ts';
+import { parentLink, signalReady } from '../../backends/xen/daemon/detached.ts';
+import { spawnTracker, type Spawned, type TrackAssignment } from '../../backends/xen/daemon/spawn.ts';
 import { NoSuchDomainError } from '../../backends/xen/daemon/xen-host.ts';
 import { XenUnavailableError } from '../../backends/xen/ffi/load.ts';
 import { XenCtrl, type DomainInfo } from '../../backends/xen/ffi/xenctrl.ts';
@@ -177,6 +177,34 @@ export function xenTrack(domain: string, opts: XenTrackOptions): Promise<XenCrea
 export interface XenSaveFlags {
   keepRunning?: boolean;
   stream?: 'file' | 'fifo';
+}
+
+/**
+ * `xen track --await-assignment`: everything a tracking process needs is loaded first (the Xen
+ * libraries, the hasher, the tracker), then the parent that started it ahead (see PreparedTracker)
+ * names the domain and the `xen track` options; undefined if the parent gave up first.
+ */
+export function xenTrackAssigned(): Promise<XenCreateResult | undefined> {
+  return guarded(async () => {
+    const link = parentLink();
+    if (!link)
+      throw new ExitError('--await-assignment is for a tracking process `xen restore` starts', EXIT.usage);
+    dom0().close();
+    await xenContainer({ logDirtyMs: 1000 });
+    await import('../../backends/xen/daemon/run.ts');
+    link.say('loaded');
+    const line = await link.hear();
+    if (line === undefined) return undefined;
+    const a = JSON.parse(line) as TrackAssignment;
+    return foreground(
+      a.domid,
+      a.disks,
+      a.logDirtyMs,
+      a.unpause,
+      (id, socket) => process.stderr.write(`leanckpt: tracking domain ${id}, control socket ${socket}\n`),
+      a.record,
+    );
+  });
 }
 
 export function xenSave(domain: string, image: string, opts: XenSaveFlags): Promise<XenSaveResult> {

@@ -4,13 +4,14 @@
  * control socket listens (see detached.ts) and the socket answers.
  */
 import { mkdirSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AdoptionReport, DomainAttacher, RestoredDisk, RestoredMap } from '../tracked-domain.ts';
 import { ControlClient } from './control.ts';
-import { spawnDetached } from './detached.ts';
+import { DetachedChild, spawnDetached } from './detached.ts';
 import { mappingsToWire } from './map-view.ts';
-import { logPath, socketPath } from './paths.ts';
+import { logPath, runDir, socketPath } from './paths.ts';
 import type { DiskSpec } from './disk-spec.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -43,40 +44,98 @@ export interface Spawned {
   readonly log: string;
 }
 
+/** Starts `xen track <domid>` detached and waits until it serves its control socket. */
 export async function spawnTracker(
   domid: number,
   disks: readonly DiskSpec[],
   opts: SpawnOptions,
 ): Promise<Spawned> {
-  const socket = socketPath(domid);
   const log = logPath(domid);
   mkdirSync(dirname(log), { recursive: true });
-  const args = [
-    ...selfCommand(),
-    'xen',
-    'track',
-    String(domid),
+  const args = [...selfCommand(), 'xen', 'track', String(domid), ...trackArgs(disks, opts)];
+  // cwd '/': a daemon must not keep the directory it was started from busy; its paths are absolute.
+  const pid = await spawnDetached(args, { log, timeoutMs: opts.timeoutMs ?? START_TIMEOUT_MS }).catch(
+    (err: unknown) => {
+      throw new Error(`the tracking process for domain ${domid} failed: ${(err as Error).message}`);
+    },
+  );
+  return { domid, pid, socket: await answering(domid), log };
+}
+
+/** Generous: a loaded or emulated dom0 can take a minute to start node and compile the project. */
+const START_TIMEOUT_MS = 300_000;
+
+/** `xen track`'s options for these disks and settings. */
+function trackArgs(disks: readonly DiskSpec[], opts: SpawnOptions): string[] {
+  return [
     ...disks.flatMap((d) => ['--disk', `${d.vdev}=${d.path}`]),
     '--log-dirty-ms',
     String(opts.logDirtyMs),
     ...(opts.unpause ? ['--unpause'] : []),
     ...(opts.record ? ['--record', opts.record] : []),
   ];
-  // Generous: a loaded or emulated dom0 can take a minute to start node and compile the project.
-  // cwd '/': a daemon must not keep the directory it was started from busy; its paths are absolute.
-  const pid = await spawnDetached(args, { log, timeoutMs: opts.timeoutMs ?? 300_000, cwd: '/' }).catch(
-    (err: unknown) => {
-      throw new Error(`the tracking process for domain ${domid} failed: ${(err as Error).message}`);
-    },
-  );
-  // It signals once its control socket listens; one request proves the socket is its.
+}
+
+/** The domain's control socket, once one request proved that it is the new tracking process's. */
+async function answering(domid: number): Promise<string> {
+  const socket = socketPath(domid);
   const c = await ControlClient.connect(socket);
   try {
     await c.request({ cmd: 'status' });
   } finally {
     c.close();
   }
-  return { domid, pid, socket, log };
+  return socket;
+}
+
+/** What a tracking process started ahead is told once the domain exists. */
+export interface TrackAssignment extends SpawnOptions {
+  readonly domid: number;
+  readonly disks: readonly DiskSpec[];
+}
+
+/**
+ * A tracking process started before its domain exists (`xen track --await-assignment`): it loads the
+ * project, the Xen libraries and the tracker, says "loaded", and waits. A restore starts one first, so
+ * that node's start (seconds in an emulated dom0) overlaps the rebuild and `xl restore` on another CPU.
+ */
+export class PreparedTracker {
+  private constructor(
+    private readonly child: DetachedChild,
+    private readonly log: string,
+  ) {}
+
+  static start(): PreparedTracker {
+    mkdirSync(runDir(), { recursive: true });
+    const log = join(runDir(), `pending-${process.pid}-${Date.now()}.log`);
+    const child = DetachedChild.spawn([...selfCommand(), 'xen', 'track', '--await-assignment'], { log });
+    return new PreparedTracker(child, log);
+  }
+
+  /** Hands it the domain; resolves once it serves the domain's control socket. */
+  async assign(domid: number, disks: readonly DiskSpec[], opts: SpawnOptions): Promise<Spawned> {
+    const timeout = opts.timeoutMs ?? START_TIMEOUT_MS;
+    try {
+      await this.child.expect('loaded', timeout);
+      const assignment: TrackAssignment = { ...opts, domid, disks };
+      this.child.send(JSON.stringify(assignment));
+      await this.child.expect('ready', timeout);
+    } catch (err) {
+      throw new Error(`the tracking process for domain ${domid} failed: ${(err as Error).message}`);
+    } finally {
+      this.child.release();
+    }
+    // Its log, started before the domain existed, goes where the domain's log belongs.
+    const log = logPath(domid);
+    await rename(this.log, log).catch(() => undefined);
+    return { domid, pid: this.child.pid, socket: await answering(domid), log };
+  }
+
+  /** Not needed after all (the restore failed): closing the link makes it exit. */
+  cancel(): void {
+    this.child.release();
+    void rm(this.log, { force: true }).catch(() => undefined);
+  }
 }
 
 /** Hands the tracking process at `socket` the pages a restore read from the disks (`adopt`). */
@@ -92,21 +151,29 @@ export async function handOver(socket: string, restored: RestoredMap): Promise<A
 }
 
 /**
- * Attaches a restored domain by starting a tracking process for it and, before the caller unpauses
- * the domain, handing it the pages the restore read from the disks.
+ * Attaches a restored domain to a tracking process (started by prepare(), else now) and, before the
+ * caller unpauses the domain, hands it the pages the restore read from the disks.
  */
 export function spawningAttacher(logDirtyMs: number): DomainAttacher {
+  let prepared: PreparedTracker | undefined;
   return {
+    prepare() {
+      prepared ??= PreparedTracker.start();
+    },
+    abandon() {
+      prepared?.cancel();
+      prepared = undefined;
+    },
     async attach(
       domid: number,
       disks: readonly RestoredDisk[],
       restored?: RestoredMap,
     ): Promise<AdoptionReport | void> {
-      const t = await spawnTracker(
-        domid,
-        disks.map((d) => ({ vdev: d.vdev, path: d.path })),
-        { logDirtyMs, unpause: false },
-      );
+      const specs = disks.map((d) => ({ vdev: d.vdev, path: d.path }));
+      const opts = { logDirtyMs, unpause: false };
+      const ahead = prepared;
+      prepared = undefined;
+      const t = ahead ? await ahead.assign(domid, specs, opts) : await spawnTracker(domid, specs, opts);
       if (!restored || restored.length === 0) return;
       // A failed hand-over costs the next save space, never correctness: the domain still runs.
       return handOver(t.socket, restored).catch((err: unknown) => ({

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { spawnDetached } from '../../../../backends/xen/daemon/detached.ts';
+import { DetachedChild, spawnDetached } from '../../../../backends/xen/daemon/detached.ts';
 import { tempDir } from '../../../support/image-fakes.ts';
 
 const root = join(import.meta.dirname, '../../../..');
@@ -17,7 +17,7 @@ const child = (body: string): string[] => [
   'tsx',
   '--input-type=module',
   '-e',
-  `import { signalReady } from ${JSON.stringify(detached)};\n${body}`,
+  `import { parentLink, signalReady } from ${JSON.stringify(detached)};\n${body}`,
 ];
 
 it('resolves once the child signals, while the child goes on running', async () => {
@@ -48,4 +48,37 @@ it('gives up on a child that never signals', async () => {
   await expect(
     spawnDetached(child(`setTimeout(() => {}, 60_000);`), { log, timeoutMs: 1500, cwd: root }),
   ).rejects.toThrow(/not ready within 1.5 s/);
+});
+
+it('a child started ahead says "loaded", takes its work over the link, then says "ready"', async () => {
+  const log = tmp.path('ahead.log');
+  const c = DetachedChild.spawn(
+    child(`const link = parentLink();
+      link.say('loaded');
+      const work = await link.hear();
+      console.log('got ' + work);
+      signalReady();
+      setTimeout(() => {}, 200);`),
+    { log, cwd: root },
+  );
+  await c.expect('loaded', 20_000);
+  c.send(JSON.stringify({ domid: 7 }));
+  await c.expect('ready', 20_000);
+  c.release();
+  expect(await readFile(log, 'utf8')).toContain('got {"domid":7}');
+});
+
+it('a child started ahead and not needed hears the link close, and may exit', async () => {
+  const log = tmp.path('unneeded.log');
+  const mark = tmp.path('unneeded');
+  const c = DetachedChild.spawn(
+    child(`import { writeFileSync } from 'node:fs';
+      const link = parentLink();
+      link.say('loaded');
+      writeFileSync(${JSON.stringify(mark)}, String(await link.hear()));`),
+    { log, cwd: root },
+  );
+  await c.expect('loaded', 20_000);
+  c.release();
+  await expect.poll(() => readFile(mark, 'utf8').catch(() => ''), { timeout: 5000 }).toBe('undefined');
 });

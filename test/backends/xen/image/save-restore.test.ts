@@ -26,11 +26,19 @@ import { RecordingDomain } from '../support/recording-domain.ts';
 class FakeAttacher implements DomainAttacher {
   attached: [number, readonly RestoredDisk[]][] = [];
   restored: (RestoredMap | undefined)[] = [];
+  calls: string[] = [];
+  prepare(): void {
+    this.calls.push('prepare');
+  }
+  abandon(): void {
+    this.calls.push('abandon');
+  }
   async attach(
     domid: number,
     disks: readonly RestoredDisk[],
     restored?: RestoredMap,
   ): Promise<AdoptionReport> {
+    this.calls.push('attach');
     this.attached.push([domid, disks]);
     this.restored.push(restored);
     const n = restored?.length ?? 0;
@@ -108,6 +116,8 @@ describe.each(['file', 'fifo'] as const)('xen save and restore through xl and a 
     expect(Buffer.compare(await readFile(join(xlDir, 'restored')), stream)).toBe(0);
     expect(restored).toMatchObject({ domid: 20, name: 'fixture-pv', guest: 'pv', pagesMapped: 300 });
     expect(attacher.attached).toEqual([[20, [{ id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw') }]]]);
+    // The tracking process is started ahead, before anything else of the restore.
+    expect(attacher.calls).toEqual(['prepare', 'attach']);
     expect((await xlLog()).slice(2)).toEqual([
       'domid fixture-pv',
       expect.stringMatching(/^restore -p -e \/.*(\/stream|\.xlstream-\d+)$/),
@@ -169,11 +179,13 @@ describe.each(['file', 'fifo'] as const)('xen save and restore through xl and a 
     const bytes = Uint8Array.from(g.disks.bytes.get(DISK_ID)!);
     bytes[where.sector * 512 + 100] = bytes[where.sector * 512 + 100]! ^ 0xff;
     await writeFile(tmp.path('changed.raw'), bytes);
-    const err = await restoreDomain(image, new FakeAttacher(), {
+    const attacher = new FakeAttacher();
+    const err = await restoreDomain(image, attacher, {
       hasher,
       disks: { xvda: tmp.path('changed.raw') },
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RestoreError);
+    expect(attacher.calls).toEqual(['prepare', 'abandon']);
     expect((err as Error).message).toMatch(
       new RegExp(
         `^page 1 \\(disk ${DISK_ID}, sector ${where.sector}\\): content hash mismatch, the disk changed since the save`,
