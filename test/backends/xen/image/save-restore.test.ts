@@ -172,7 +172,7 @@ describe.each(['file', 'fifo'] as const)('xen save and restore through xl and a 
     expect(Buffer.compare(await readFile(join(xlDir, 'restored')), stream)).toBe(0);
   });
 
-  it('refuses a disk changed after the save, naming page and sector, before xl runs', async () => {
+  it('refuses a disk changed after the save, naming page and sector, before the domain runs', async () => {
     const image = tmp.path('guest.lcxen');
     await saveDomain(domain(), image, { keepRunning: false, hasher, transport });
     const where = g.map.get(1)!;
@@ -182,6 +182,7 @@ describe.each(['file', 'fifo'] as const)('xen save and restore through xl and a 
     const attacher = new FakeAttacher();
     const err = await restoreDomain(image, attacher, {
       hasher,
+      transport,
       disks: { xvda: tmp.path('changed.raw') },
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RestoreError);
@@ -191,10 +192,34 @@ describe.each(['file', 'fifo'] as const)('xen save and restore through xl and a 
         `^page 1 \\(disk ${DISK_ID}, sector ${where.sector}\\): content hash mismatch, the disk changed since the save`,
       ),
     );
-    expect((await xlLog()).some((l) => l.startsWith('restore'))).toBe(false);
+    const log = (await xlLog()).slice(2);
+    if (transport === 'file') {
+      // Staged: xl never saw the stream.
+      expect(log.some((l) => l.startsWith('restore'))).toBe(false);
+    } else {
+      // Streamed: xl's paused domain is destroyed, never unpaused.
+      expect(log).toContain('destroy fixture-pv');
+      expect(log.some((l) => l.startsWith('unpause'))).toBe(false);
+    }
     await expect(restoreDomain(image, new FakeAttacher(), { hasher, disks: { xvdb: 'x' } })).rejects.toThrow(
       'the image has no disk xvdb (it has xvda)',
     );
+  });
+
+  it('refuses a disk changed only where no page points, naming the disk, before the domain runs', async () => {
+    const image = tmp.path('guest.lcxen');
+    await saveDomain(domain(), image, { keepRunning: false, hasher, transport });
+    const bytes = Uint8Array.from(g.disks.bytes.get(DISK_ID)!);
+    const used = new Set([...g.map.entries.values()].map((w) => Math.floor(w.sector / 8)));
+    const spare = Array.from({ length: 256 }, (_, i) => i).find((p) => !used.has(p))!;
+    bytes[spare * 4096 + 7] = bytes[spare * 4096 + 7]! ^ 0x5a;
+    await writeFile(tmp.path('elsewhere.raw'), bytes);
+    const attacher = new FakeAttacher();
+    await expect(
+      restoreDomain(image, attacher, { hasher, transport, disks: { xvda: tmp.path('elsewhere.raw') } }),
+    ).rejects.toThrow(/^disk 51712 \(xvda\): its content is not the one the image was saved with/);
+    expect(attacher.calls).toEqual(['prepare', 'abandon']);
+    expect((await xlLog()).some((l) => l.startsWith('unpause'))).toBe(false);
   });
 
   it("reports xl's own error when the save fails, and leaves no image", async () => {
