@@ -21,6 +21,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Hasher64 } from '../../core/hash.ts';
 import { CheckpointError } from '../../core/errors.ts';
 import { StreamFormatError } from './stream/errors.ts';
+import { GrowingFileSource } from './stream/file-source.ts';
 import { diskFileStore, freezeCopy, hashFile, type DiskFile } from './disk-files.ts';
 import type { XenDisk } from './image/format.ts';
 import { writeXenImage, type XenImageStats } from './image/save-image.ts';
@@ -252,7 +253,7 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
       ).then((pairs) => new Map(pairs));
       hashes.catch(() => undefined);
       const file = input!;
-      const stream = dir ? drain(file) : follow(file, () => exited);
+      const stream = dir ? drain(file) : new GrowingFileSource(file, () => exited);
       try {
         const stats = await writeXenImage(image, {
           stream,
@@ -293,44 +294,20 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
 /** Failures after which xl completed its save and left the domain paused (`-p`). */
 const leftPaused = new WeakSet<object>();
 
-const FOLLOW_READ = 8 << 20;
-const FOLLOW_WAIT_MS = 10;
+/** A pipe gives at most 64 KiB a read; this bounds the buffer all the same. */
+const PIPE_READ = 1 << 20;
 
 /**
- * Reads a pipe to its end into one reused buffer (see follow() for why one). A file stream would
- * allocate its whole high-water mark for every read, and a pipe gives 64 KiB at a time.
+ * Reads a pipe to its end into one reused buffer: the parser copies what it keeps before it reads on
+ * (ByteSource's contract). A file stream would allocate its whole high-water mark for every read, and
+ * a fresh buffer per read made allocation and garbage collection the largest cost of a lab save. A
+ * Uint8Array, not a Buffer: the filter takes views of every page, and a Buffer's are dearer.
  */
 async function* drain(pipe: FileHandle): AsyncGenerator<Uint8Array> {
-  const buf = new Uint8Array(FOLLOW_READ);
+  const buf = new Uint8Array(PIPE_READ);
   for (;;) {
     const { bytesRead } = await pipe.read(buf, 0, buf.length, null);
     if (bytesRead === 0) return;
     yield buf.subarray(0, bytesRead);
-  }
-}
-
-/**
- * Reads a file another process is still writing, until that process has exited and all is read.
- * One buffer serves every read: the parser copies what it keeps before it asks for more (ByteSource's
- * contract). A fresh zeroed 8 MiB buffer per read, most reads returning far less while xl writes, made
- * allocation and garbage collection the largest cost of a save under TCG (lab profile, 2026-11-26).
- * A Uint8Array, not a Buffer: the filter takes views of every page, and a Buffer's subarray() is
- * several times dearer (1.4 s of a profiled lab save).
- */
-async function* follow(file: FileHandle, exited: () => boolean): AsyncGenerator<Uint8Array> {
-  let pos = 0;
-  const buf = new Uint8Array(FOLLOW_READ);
-  for (;;) {
-    // Checked before reading: a read that starts after the writer exited sees all it wrote.
-    const last = exited();
-    const { bytesRead } = await file.read(buf, 0, buf.length, pos);
-    if (bytesRead > 0) {
-      pos += bytesRead;
-      yield buf.subarray(0, bytesRead);
-    } else if (last) {
-      return;
-    } else {
-      await new Promise((r) => setTimeout(r, FOLLOW_WAIT_MS));
-    }
   }
 }

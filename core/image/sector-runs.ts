@@ -24,6 +24,10 @@ export const RUN_MAX_GAP_SECTORS = 32;
 /** Reads outstanding at once: enough to keep a disk's queue busy; each holds a buffer of up to 1 MiB. */
 export const READS_IN_FLIGHT = 16;
 
+/**
+ * Sees each page read: `actual` is the XXH64 of `page`, except for SectorRuns built without a hasher,
+ * whose visitor compares the bytes itself and gets `expected` there.
+ */
 export type RunVisitor = (
   tag: number,
   disk: number,
@@ -81,9 +85,13 @@ export class SectorRuns {
   private readonly started: Run[] = [];
   private readonly spare: Run[] = [];
 
+  /**
+   * `hasher` null: pages are not hashed (the xen save compares each page with the guest's bytes,
+   * which it has hashed already: equal bytes, equal hash).
+   */
   constructor(
     private readonly blocks: BlockStore,
-    private readonly hasher: Hasher64,
+    private readonly hasher: Hasher64 | null,
     private readonly visit: RunVisitor,
     private readonly depth = READS_IN_FLIGHT,
   ) {}
@@ -190,7 +198,8 @@ export class SectorRuns {
         const sector = r.sectors[i]!;
         const offset = (sector - r.start) * SECTOR_SIZE;
         const page = bytes.subarray(offset, offset + PAGE_SIZE);
-        this.visit(r.tags[i]!, r.disk, sector, r.hashes[i]!, this.hasher.hash64(page), page);
+        const expected = r.hashes[i]!;
+        this.visit(r.tags[i]!, r.disk, sector, expected, this.hasher?.hash64(page) ?? expected, page);
       }
     } catch (error) {
       await this.abandon();

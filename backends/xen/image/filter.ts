@@ -61,9 +61,11 @@ export async function filterStream(
   let hash = new BigUint64Array(1024);
   let order = new Uint32Array(1024);
   let batch: PageBatch | undefined;
-  const runs = new SectorRuns(blocks, hasher, (slot, _d, _s, expected, actual, page) => {
+  // The disk's bytes are compared with the page's, not hashed: the page's hash (in the MAP entry) is
+  // then the disk's too, and the save hashes 116 MB less for a 256 MiB guest.
+  const runs = new SectorRuns(blocks, null, (slot, _d, _s, _expected, _actual, page) => {
     const mine = batch!.data.subarray(slot * PAGE_SIZE, (slot + 1) * PAGE_SIZE);
-    if (expected === actual && Buffer.compare(page, mine) === 0) kind[slot] = SLOT_MAPPED;
+    if (Buffer.compare(page, mine) === 0) kind[slot] = SLOT_MAPPED;
     else stats.pagesDemoted++;
   });
 

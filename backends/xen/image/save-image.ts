@@ -2,6 +2,7 @@
 import { writeFileAtomically } from '../../../core/image/atomic-file.ts';
 import type { Hasher64 } from '../../../core/hash.ts';
 import type { BlockStore } from '../../../core/ports.ts';
+import type { StreamSource } from '../stream/file-source.ts';
 import { SaveStreamParser, type StreamSummary } from '../stream/parser.ts';
 import type { PageMapView } from '../tracked-domain.ts';
 import { filterStream, type FilterStats } from './filter.ts';
@@ -10,7 +11,7 @@ import { XenImageWriter } from './writer.ts';
 
 export interface XenImageInput {
   /** The `xl save` stream. */
-  readonly stream: AsyncIterable<Uint8Array>;
+  readonly stream: AsyncIterable<Uint8Array> | StreamSource;
   readonly map: PageMapView;
   /** The frozen disk state the image will reference; pages are checked against it as they pass. */
   readonly blocks: BlockStore;

@@ -4,8 +4,9 @@
  * the next read, so callers copy what they keep.
  */
 import { StreamFormatError } from './errors.ts';
+import type { StreamSource } from './file-source.ts';
 
-export class ByteSource {
+export class ByteSource implements StreamSource {
   /** Stream offset of the next byte to be read. */
   offset = 0;
   private readonly it: AsyncIterator<Uint8Array>;

@@ -9,6 +9,7 @@
  * exact-length rule, so a stream the parser accepts is one Xen would start restoring.
  */
 import { ByteSource } from './byte-source.ts';
+import type { StreamSource } from './file-source.ts';
 import { StreamFormatError } from './errors.ts';
 import {
   align8,
@@ -116,14 +117,15 @@ export class SaveStreamParser {
     pagesWithData: 0,
     bytes: 0,
   };
-  private readonly src: ByteSource;
+  private readonly src: StreamSource;
   private seenStaticDataEnd = false;
   private seenPvInfo = false;
   /** PV: last pfn covered by X86_PV_P2M_FRAMES; PAGE_DATA pfns must not exceed it. */
   private pvMaxPfn = -1;
 
-  constructor(input: AsyncIterable<Uint8Array>) {
-    this.src = new ByteSource(input);
+  /** From any byte stream, or from a source that reads a file as it grows (see file-source.ts). */
+  constructor(input: AsyncIterable<Uint8Array> | StreamSource) {
+    this.src = Symbol.asyncIterator in input ? new ByteSource(input) : input;
   }
 
   async *events(): AsyncGenerator<StreamEvent> {

@@ -1,0 +1,95 @@
+/**
+ * The save stream read straight from the file `xl save` is still writing: each read asks the file for
+ * exactly the bytes the parser needs, into one reused buffer, waiting while the writer has not written
+ * them yet. Reading whatever had arrived into chunks instead, a 4 MiB page batch almost always spanned
+ * several of them and was copied once more to be whole (1.6 s of an emulated dom0's save, lab profile).
+ * Same contract as ByteSource: a returned view is valid until the next read.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { StreamFormatError } from './errors.ts';
+
+/** What the parser reads from: ByteSource over any byte stream, or this over a growing file. */
+export interface StreamSource {
+  /** Stream offset of the next byte to be read. */
+  readonly offset: number;
+  /** Exactly `n` bytes; `what` names the structure being read if the stream ends first. */
+  read(n: number, what: string): Promise<Uint8Array>;
+  /** Between 1 and `max` bytes. */
+  readSome(max: number, what: string): Promise<Uint8Array>;
+  /** Whether the stream has no byte left. */
+  atEnd(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** How long to wait for the writer before looking again. */
+const WAIT_MS = 10;
+/** readSome() hands out at most this much at a time. */
+const SOME_MAX = 1 << 20;
+
+export class GrowingFileSource implements StreamSource {
+  offset = 0;
+  private buf = new Uint8Array(64 << 10);
+  private readonly probe = new Uint8Array(1);
+
+  /** `finished()` turns true once the writer can add nothing more (it exited). */
+  constructor(
+    private readonly file: FileHandle,
+    private readonly finished: () => boolean,
+  ) {}
+
+  async read(n: number, what: string): Promise<Uint8Array> {
+    if (this.buf.length < n) this.buf = new Uint8Array(Math.max(n, this.buf.length * 2));
+    const out = this.buf.subarray(0, n);
+    const got = await this.fill(out, what, n);
+    this.offset += got;
+    return out;
+  }
+
+  async readSome(max: number, what: string): Promise<Uint8Array> {
+    const want = Math.min(max, SOME_MAX);
+    if (this.buf.length < want) this.buf = new Uint8Array(Math.max(want, this.buf.length * 2));
+    const out = this.buf.subarray(0, want);
+    const got = await this.fill(out, what, 1);
+    this.offset += got;
+    return out.subarray(0, got);
+  }
+
+  async atEnd(): Promise<boolean> {
+    for (;;) {
+      // Checked before reading: a read that starts after the writer finished sees all it wrote.
+      const last = this.finished();
+      const { bytesRead } = await this.file.read(this.probe, 0, 1, this.offset);
+      if (bytesRead > 0) return false;
+      if (last) return true;
+      await sleep();
+    }
+  }
+
+  async close(): Promise<void> {
+    // The file belongs to the caller, who closes it.
+  }
+
+  /** Reads into `out` from the current offset until at least `min` bytes are in; returns how many. */
+  private async fill(out: Uint8Array, what: string, min: number): Promise<number> {
+    let got = 0;
+    while (got < min) {
+      const last = this.finished();
+      const { bytesRead } = await this.file.read(out, got, out.length - got, this.offset + got);
+      got += bytesRead;
+      if (got >= min || bytesRead > 0) continue;
+      if (last) {
+        throw new StreamFormatError(
+          min === 1
+            ? `Save stream truncated in ${what} at offset ${this.offset}`
+            : `Save stream truncated in ${what} at offset ${this.offset}: needs ${min} bytes, the stream ended after ${got}`,
+          what,
+          this.offset,
+        );
+      }
+      await sleep();
+    }
+    return got;
+  }
+}
+
+const sleep = (): Promise<void> => new Promise((r) => setTimeout(r, WAIT_MS));

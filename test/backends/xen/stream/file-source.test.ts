@@ -1,0 +1,82 @@
+/** GrowingFileSource: the save stream read from the file xl is still writing, exactly as written. */
+import { open, writeFile } from 'node:fs/promises';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StreamFormatError } from '../../../../backends/xen/stream/errors.ts';
+import { GrowingFileSource } from '../../../../backends/xen/stream/file-source.ts';
+import { SaveStreamParser } from '../../../../backends/xen/stream/parser.ts';
+import { tempDir } from '../../../support/image-fakes.ts';
+import { randomPage, streamBytes } from '../fixtures/stream-fixture.ts';
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+beforeAll(async () => (tmp = await tempDir('leanckpt-file-source-')));
+afterAll(() => tmp.cleanup());
+
+const input = streamBytes({
+  guest: 'pv',
+  pages: 24,
+  batch: 8,
+  content: (pfn) => (pfn % 3 === 0 ? new Uint8Array(4096) : randomPage(pfn)),
+  checkpoints: 1,
+  optionalRecords: true,
+});
+
+/** Appends `bytes` to `path` in pieces of `piece` bytes with pauses; `done` turns true at the end. */
+async function writeSlowly(path: string, bytes: Uint8Array, piece: number, state: { done: boolean }) {
+  const f = await open(path, 'a');
+  for (let at = 0; at < bytes.length; at += piece) {
+    await f.write(bytes, at, Math.min(piece, bytes.length - at));
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await f.close();
+  state.done = true;
+}
+
+describe('GrowingFileSource', () => {
+  it('parses a stream that grows in odd pieces into exactly its bytes', async () => {
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1000, max: 70_000 }), async (piece) => {
+        const path = tmp.path(`grow-${n++}`);
+        await writeFile(path, new Uint8Array(0));
+        const state = { done: false };
+        const writing = writeSlowly(path, input, piece, state);
+        const file = await open(path, 'r');
+        const parts: Uint8Array[] = [];
+        for await (const e of new SaveStreamParser(new GrowingFileSource(file, () => state.done)).events()) {
+          parts.push(e.kind === 'bytes' ? e.bytes.slice() : e.batch.data.slice());
+        }
+        await writing;
+        await file.close();
+        expect(Buffer.compare(Buffer.concat(parts), input)).toBe(0);
+      }),
+      { numRuns: 8 },
+    );
+  });
+
+  it('reports a stream its writer left unfinished as truncated, naming where', async () => {
+    const path = tmp.path('short');
+    await writeFile(path, input.subarray(0, 5000));
+    const file = await open(path, 'r');
+    const err = await (async () => {
+      for await (const _ of new SaveStreamParser(new GrowingFileSource(file, () => true)).events());
+    })().catch((e: unknown) => e);
+    await file.close();
+    expect(err).toBeInstanceOf(StreamFormatError);
+    expect((err as Error).message).toMatch(/^Save stream truncated in .* at offset \d+/);
+  });
+
+  it('is at its end only once the writer has finished and every byte is read', async () => {
+    const path = tmp.path('end');
+    await writeFile(path, Uint8Array.of(1, 2, 3));
+    const file = await open(path, 'r');
+    const state = { done: false };
+    const src = new GrowingFileSource(file, () => state.done);
+    expect(await src.atEnd()).toBe(false);
+    expect([...(await src.read(3, 'test'))]).toEqual([1, 2, 3]);
+    const end = src.atEnd();
+    setTimeout(() => (state.done = true), 50);
+    expect(await end).toBe(true);
+    await file.close();
+  });
+});
