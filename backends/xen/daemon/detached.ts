@@ -110,6 +110,12 @@ export class DetachedChild {
     this.link.destroy();
     this.child.unref();
   }
+
+  /** Ends a child that failed to get ready: none is left running unseen. */
+  kill(): void {
+    this.release();
+    if (this.exit === undefined) this.child.kill('SIGTERM');
+  }
 }
 
 /** Spawns `node args...` detached; resolves with its pid once it has called signalReady(). */
@@ -120,10 +126,12 @@ export async function spawnDetached(
   const child = DetachedChild.spawn(args, opts);
   try {
     await child.expect('ready', opts.timeoutMs);
-    return child.pid;
-  } finally {
-    child.release();
+  } catch (err) {
+    child.kill();
+    throw err;
   }
+  child.release();
+  return child.pid;
 }
 
 /** The child's end of the link, if a parent gave it one (else every call does nothing). */

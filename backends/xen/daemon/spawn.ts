@@ -121,10 +121,10 @@ export class PreparedTracker {
       this.child.send(JSON.stringify(assignment));
       await this.child.expect('ready', timeout);
     } catch (err) {
+      this.child.kill();
       throw new Error(`the tracking process for domain ${domid} failed: ${(err as Error).message}`);
-    } finally {
-      this.child.release();
     }
+    this.child.release();
     // Its log, started before the domain existed, goes where the domain's log belongs.
     const log = logPath(domid);
     await rename(this.log, log).catch(() => undefined);

@@ -43,11 +43,27 @@ it('reports a child that exits before it is ready, naming its log', async () => 
   expect(await readFile(log, 'utf8')).toContain('no disk');
 });
 
-it('gives up on a child that never signals', async () => {
+it('gives up on a child that never signals, and ends it', async () => {
   const log = tmp.path('silent.log');
+  const mark = tmp.path('silent-pid');
   await expect(
-    spawnDetached(child(`setTimeout(() => {}, 60_000);`), { log, timeoutMs: 1500, cwd: root }),
+    spawnDetached(
+      child(`import { writeFileSync } from 'node:fs';
+        writeFileSync(${JSON.stringify(mark)}, String(process.pid));
+        setTimeout(() => {}, 60_000);`),
+      { log, timeoutMs: 1500, cwd: root },
+    ),
   ).rejects.toThrow(/not ready within 1.5 s/);
+  const pid = Number(await readFile(mark, 'utf8'));
+  const alive = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  await expect.poll(alive, { timeout: 5000 }).toBe(false);
 });
 
 it('a child started ahead says "loaded", takes its work over the link, then says "ready"', async () => {
