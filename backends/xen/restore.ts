@@ -21,11 +21,11 @@ import type { Hasher64 } from '../../core/hash.ts';
 import type { BlockStore } from '../../core/ports.ts';
 import { diskFileStore, fileSectors, freezeCopy, hashFile, type DiskFile } from './disk-files.ts';
 import type { XenDisk } from './image/format.ts';
-import { XenImageReader, type MapEntries } from './image/reader.ts';
-import { concatMaps, contentIdentity, rebuildXenStream, type RebuildResult } from './image/rebuild.ts';
+import { XenImageReader } from './image/reader.ts';
+import { contentIdentity, rebuildXenStream, type RebuildResult } from './image/rebuild.ts';
 import type { StreamTransport } from './save.ts';
 import { XL_HEADER_SIZE } from './stream/format.ts';
-import type { AdoptionReport, DomainAttacher, RestoredDisk, RestoredMap } from './tracked-domain.ts';
+import type { AdoptionReport, DomainAttacher, RestoredDisk } from './tracked-domain.ts';
 import { makeFifo, runXl, startXl } from './xl-process.ts';
 
 export interface XenRestoreOptions {
@@ -104,18 +104,6 @@ async function checkContent(
       );
     }
   }
-}
-
-/**
- * Every MAP entry of the image: the pages the restore reads from the disks, with the hash of each
- * (of the page, hence of its sectors). Only used once verifyXenImage() has checked every one of them
- * against the disks.
- */
-export async function restoredMap(image: string, hasher: Hasher64): Promise<RestoredMap> {
-  const reader = await XenImageReader.open(image, hasher);
-  const parts: MapEntries[] = [];
-  for await (const item of reader.items()) if (item.kind === 'map') parts.push(item.entries);
-  return concatMaps(parts);
 }
 
 /** The domain name recorded in the image's xl config. */
