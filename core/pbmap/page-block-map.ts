@@ -18,6 +18,8 @@ import { SECTORS_PER_PAGE } from '../ports.ts';
 
 const NONE = -1;
 const SPP = SECTORS_PER_PAGE;
+/** 1 / SPP, exact (a power of two): slot = floor(g * PER_SECTOR_SLOT) without a division. */
+const PER_SECTOR_SLOT = 1 / SPP;
 
 export class PageBlockMap {
   readonly pageCount: number;
@@ -30,6 +32,8 @@ export class PageBlockMap {
   private readonly heads: Int32Array;
   private readonly buckets: number;
   private readonly mask: number;
+  /** 1 / buckets: a power of two, so multiplying by it is exact and cheaper than dividing. */
+  private readonly perBucket: number;
   private mapped = 0;
 
   constructor(pageCount: number, opts: { withHashes: boolean }) {
@@ -42,6 +46,7 @@ export class PageBlockMap {
     while (buckets < pageCount) buckets *= 2;
     this.buckets = buckets;
     this.mask = buckets - 1;
+    this.perBucket = 1 / buckets;
     this.heads = new Int32Array(buckets).fill(NONE);
   }
 
@@ -67,7 +72,7 @@ export class PageBlockMap {
     else this.mapped++;
     this.loc[pfn] = g;
     if (this.hash) this.hash[pfn] = hash;
-    const bucket = this.bucketOf(Math.floor(g / SPP));
+    const bucket = this.bucketOf(Math.floor(g * PER_SECTOR_SLOT));
     const head = this.heads[bucket]!;
     this.prev[pfn] = NONE;
     this.next[pfn] = head;
@@ -102,7 +107,7 @@ export class PageBlockMap {
         const after = next[pfn]!;
         const g = loc[pfn]!;
         // A bucket also holds pages of slots one block away: each page is visited for its own slot only.
-        if (g + SPP > start && g < end && Math.floor(g / SPP) === slot) fn(pfn);
+        if (g + SPP > start && g < end && Math.floor(g * PER_SECTOR_SLOT) === slot) fn(pfn);
         pfn = after;
       }
     }
@@ -121,7 +126,7 @@ export class PageBlockMap {
 
   /** Slot s of block b = floor(s / buckets) goes to bucket (s + hash(b)) mod buckets. */
   private bucketOf(slot: number): number {
-    const block = Math.floor(slot / this.buckets);
+    const block = Math.floor(slot * this.perBucket);
     return (slot + Math.imul(block, 0x9e3779b1)) & this.mask;
   }
 
@@ -130,6 +135,6 @@ export class PageBlockMap {
     const n = this.next[pfn]!;
     if (n !== NONE) this.prev[n] = p;
     if (p !== NONE) this.next[p] = n;
-    else this.heads[this.bucketOf(Math.floor(this.loc[pfn]! / SPP))] = n;
+    else this.heads[this.bucketOf(Math.floor(this.loc[pfn]! * PER_SECTOR_SLOT))] = n;
   }
 }

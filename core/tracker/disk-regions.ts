@@ -1,74 +1,74 @@
 /**
- * In-flight requests by the 1 MiB regions of global sector space they touch, so that checking a new
- * request for disk overlap (rule 7) visits its neighbours instead of every request in flight: a deep
- * ring keeps hundreds in flight. Requests wider than a few regions (large discards) sit in one list
- * that every check visits, and a wide new request is checked against everything by the caller.
+ * In-flight requests (by slot) in the 1 MiB regions of global sector space they touch, so that
+ * checking a new request for disk overlap (rule 7) visits its neighbours instead of every request in
+ * flight: a deep ring keeps hundreds in flight. Requests wider than a few regions (large discards) sit
+ * in one list that every check visits, and a wide new request is checked against everything by the
+ * caller.
  */
 const REGION_SECTORS = 2048;
 const WIDE_REGIONS = 16;
+/** Exact (a power of two), and cheaper than dividing. */
+const PER_REGION = 1 / REGION_SECTORS;
 
-interface Span {
-  readonly start: number;
-  readonly end: number;
+function firstRegion(start: number): number {
+  return Math.floor(start * PER_REGION);
 }
 
-function firstRegion(r: Span): number {
-  return Math.floor(r.start / REGION_SECTORS);
+function lastRegion(start: number, end: number): number {
+  return Math.floor((Math.max(end, start + 1) - 1) * PER_REGION);
 }
 
-function lastRegion(r: Span): number {
-  return Math.floor((Math.max(r.end, r.start + 1) - 1) / REGION_SECTORS);
+/** Whether sectors [start, end) span so many regions that the request is kept (and checked) apart. */
+export function isWide(start: number, end: number): boolean {
+  return lastRegion(start, end) - firstRegion(start) >= WIDE_REGIONS;
 }
 
-export function isWide(r: Span): boolean {
-  return lastRegion(r) - firstRegion(r) >= WIDE_REGIONS;
-}
+export class DiskRegions {
+  private readonly regions = new Map<number, number[]>();
+  private readonly wide: number[] = [];
 
-export class DiskRegions<T extends Span> {
-  private readonly regions = new Map<number, T[]>();
-  private readonly wide: T[] = [];
-
-  add(r: T): void {
-    if (isWide(r)) {
-      this.wide.push(r);
+  add(slot: number, start: number, end: number): void {
+    if (isWide(start, end)) {
+      this.wide.push(slot);
       return;
     }
-    for (let k = firstRegion(r); k <= lastRegion(r); k++) {
+    for (let k = firstRegion(start); k <= lastRegion(start, end); k++) {
       const list = this.regions.get(k);
-      if (list) list.push(r);
-      else this.regions.set(k, [r]);
+      if (list) list.push(slot);
+      else this.regions.set(k, [slot]);
     }
   }
 
-  remove(r: T): void {
-    if (isWide(r)) {
-      dropFrom(this.wide, r);
+  /** Removes `slot`, added with the same `start` and `end`. */
+  remove(slot: number, start: number, end: number): void {
+    if (isWide(start, end)) {
+      dropFrom(this.wide, slot);
       return;
     }
-    for (let k = firstRegion(r); k <= lastRegion(r); k++) {
+    for (let k = firstRegion(start); k <= lastRegion(start, end); k++) {
       const list = this.regions.get(k);
-      if (list && dropFrom(list, r) === 0) this.regions.delete(k);
+      if (list && dropFrom(list, slot) === 0) this.regions.delete(k);
     }
   }
 
   /**
-   * Fills `out` with every request that may overlap `r` on disk (a request may appear twice) and
-   * returns how many; `r` must not be wide.
+   * Fills `out` with every slot that may overlap [start, end) on disk (a slot may appear twice) and
+   * returns how many; the range must not be wide.
    */
-  near(r: Span, out: T[]): number {
+  near(start: number, end: number, out: number[]): number {
     let n = 0;
-    for (let k = firstRegion(r); k <= lastRegion(r); k++) {
+    for (let k = firstRegion(start); k <= lastRegion(start, end); k++) {
       const list = this.regions.get(k);
-      if (list) for (const o of list) out[n++] = o;
+      if (list) for (let i = 0; i < list.length; i++) out[n++] = list[i]!;
     }
-    for (const o of this.wide) out[n++] = o;
+    for (let i = 0; i < this.wide.length; i++) out[n++] = this.wide[i]!;
     return n;
   }
 }
 
-/** Removes `r` from `list` (order does not matter); returns the new length. */
-function dropFrom<T>(list: T[], r: T): number {
-  const i = list.indexOf(r);
+/** Removes `slot` from `list` (order does not matter); returns the new length. */
+function dropFrom(list: number[], slot: number): number {
+  const i = list.indexOf(slot);
   if (i >= 0) {
     list[i] = list[list.length - 1]!;
     list.pop();

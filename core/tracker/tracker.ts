@@ -9,7 +9,7 @@ import { SECTORS_PER_PAGE, type ContentProbe, type GuestGeometry } from '../port
 import { DiskSpace } from '../pbmap/disk-space.ts';
 import { sortedSnapshot, type MapSnapshot } from '../pbmap/map-snapshot.ts';
 import { PageBlockMap } from '../pbmap/page-block-map.ts';
-import { InflightTable, type InflightRequest } from './inflight.ts';
+import { InflightTable } from './inflight.ts';
 import { emptyStats, type TrackerStats } from './stats.ts';
 
 export interface TrackerOptions {
@@ -117,17 +117,14 @@ export class PageBlockTracker {
   private submit(b: EventBatch, i: number, from: number, to: number): void {
     const id = b.id[i]!;
     const dir = b.dir[i]! as IoDir;
-    if (this.inflight.has(id)) throw new EventError(`request ${id} submitted while already in flight`);
+    if (this.inflight.slotOf(id) >= 0)
+      throw new EventError(`request ${id} submitted while already in flight`);
     if (dir !== IoDir.Read && dir !== IoDir.Write && dir !== IoDir.Discard) {
       throw new EventError(`request ${id}: unknown direction ${dir}`);
     }
     let count = b.count[i]!;
-    // Sized up front: growing by push would reallocate each array several times per request.
-    const segs = dir === IoDir.Discard ? 0 : to - from;
-    const pfns = new Array<number>(segs);
-    const firsts = new Array<number>(segs);
-    const lasts = new Array<number>(segs);
-    if (dir !== IoDir.Discard) {
+    if (dir === IoDir.Discard) to = from;
+    else {
       if (to === from)
         throw new EventError(`request ${id}: a ${dir === IoDir.Read ? 'read' : 'write'} with no segments`);
       count = 0;
@@ -143,57 +140,46 @@ export class PageBlockTracker {
           );
         }
         count += last - first + 1;
-        pfns[k - from] = b.pfn[k]!;
-        firsts[k - from] = first;
-        lasts[k - from] = last;
       }
     }
     const start = this.space.toGlobal(b.disk[i]!, b.sector[i]!, count);
-    const req: InflightRequest = {
-      id,
-      dir,
-      start,
-      end: start + count,
-      pfn: pfns,
-      first: firsts,
-      last: lasts,
-      submitSeq: this.seq,
-      conflicted: false,
-    };
-    this.inflight.add(req);
+    // The segments stay in the batch's columns: batches are immutable once emitted.
+    this.inflight.add({ id, dir, start, end: start + count, segs: b, from, to, submitSeq: this.seq });
   }
 
   private complete(id: number, ok: boolean): void {
-    const req = this.inflight.get(id);
-    if (!req) throw new EventError(`completion of request ${id}, which is not in flight`);
+    const slot = this.inflight.slotOf(id);
+    if (slot < 0) throw new EventError(`completion of request ${id}, which is not in flight`);
     // Removed only afterwards: the rule 6 record of its pages lives as long as the request.
-    this.completeInflight(req, ok);
-    this.inflight.remove(id);
+    this.completeInflight(slot, ok);
+    this.inflight.remove(slot);
   }
 
-  private completeInflight(req: InflightRequest, ok: boolean): void {
+  private completeInflight(slot: number, ok: boolean): void {
     if (!ok) {
       this.stats.failedRequests++;
-      this.killUndefined(req);
-    } else if (req.conflicted) {
+      this.killUndefined(slot);
+    } else if (this.inflight.conflicted(slot)) {
       this.stats.conflictedRequests++;
-      this.killUndefined(req);
-    } else if (req.dir === IoDir.Read) this.completeRead(req);
-    else this.completeWrite(req);
+      this.killUndefined(slot);
+    } else if (this.inflight.dir(slot) === IoDir.Read) this.completeRead(slot);
+    else this.completeWrite(slot);
   }
 
   /** Rules 1, 4, 6: a read maps each untouched full-page segment and kills every other target page. */
-  private completeRead(req: InflightRequest): void {
-    let g = req.start;
-    for (let k = 0; k < req.pfn.length; k++) {
-      const pfn = req.pfn[k]!;
-      const first = req.first[k]!;
-      const last = req.last[k]!;
+  private completeRead(slot: number): void {
+    const { pfn: pfns, first: firsts, last: lasts } = this.inflight.segments(slot);
+    const to = this.inflight.segTo(slot);
+    let g = this.inflight.start(slot);
+    for (let k = this.inflight.segFrom(slot); k < to; k++) {
+      const pfn = pfns[k]!;
+      const first = firsts[k]!;
+      const last = lasts[k]!;
       if (first !== FULL_FIRST || last !== FULL_LAST) {
         // Rule 4: part disk, part old content.
         if (this.map.isMapped(pfn)) this.stats.killedByPartialRead++;
         this.map.unmap(pfn);
-      } else if (this.inflight.isTainted(req, pfn)) {
+      } else if (this.inflight.isTainted(slot, pfn)) {
         // Rule 6: the guest wrote the page while the DMA was under way; its content is undefined.
         this.stats.taintedSegments++;
         if (this.probe) this.revalidateTainted(pfn, g);
@@ -208,16 +194,19 @@ export class PageBlockTracker {
   }
 
   /** Rules 2, 3, 6: a write kills every mapping on its sectors, then maps untouched full-page sources. */
-  private completeWrite(req: InflightRequest): void {
-    this.stats.killedByDiskChange += this.map.unmapOverlapping(req.start, req.end);
-    if (req.dir === IoDir.Discard) return;
-    let g = req.start;
-    for (let k = 0; k < req.pfn.length; k++) {
-      const pfn = req.pfn[k]!;
-      const first = req.first[k]!;
-      const last = req.last[k]!;
+  private completeWrite(slot: number): void {
+    const start = this.inflight.start(slot);
+    this.stats.killedByDiskChange += this.map.unmapOverlapping(start, this.inflight.end(slot));
+    if (this.inflight.dir(slot) === IoDir.Discard) return;
+    const { pfn: pfns, first: firsts, last: lasts } = this.inflight.segments(slot);
+    const to = this.inflight.segTo(slot);
+    let g = start;
+    for (let k = this.inflight.segFrom(slot); k < to; k++) {
+      const pfn = pfns[k]!;
+      const first = firsts[k]!;
+      const last = lasts[k]!;
       if (first === FULL_FIRST && last === FULL_LAST) {
-        if (this.inflight.isTainted(req, pfn)) this.stats.taintedSegments++;
+        if (this.inflight.isTainted(slot, pfn)) this.stats.taintedSegments++;
         else {
           this.map.map(pfn, g, this.claimHash(pfn, g));
           this.stats.mappedByWrite++;
@@ -228,9 +217,18 @@ export class PageBlockTracker {
   }
 
   /** Rules 7, 8: a failed or racing request maps nothing; whatever it may have touched is undefined. */
-  private killUndefined(req: InflightRequest): void {
-    if (req.dir === IoDir.Read) for (const pfn of req.pfn) this.map.unmap(pfn);
-    else this.stats.killedByDiskChange += this.map.unmapOverlapping(req.start, req.end);
+  private killUndefined(slot: number): void {
+    if (this.inflight.dir(slot) === IoDir.Read) this.unmapSegmentPages(slot);
+    else {
+      const end = this.inflight.end(slot);
+      this.stats.killedByDiskChange += this.map.unmapOverlapping(this.inflight.start(slot), end);
+    }
+  }
+
+  private unmapSegmentPages(slot: number): void {
+    const pfns = this.inflight.segments(slot).pfn;
+    const to = this.inflight.segTo(slot);
+    for (let k = this.inflight.segFrom(slot); k < to; k++) this.map.unmap(pfns[k]!);
   }
 
   /** Rule 5 (and rule 6's record): the guest changed the page now. */
@@ -351,10 +349,15 @@ export class PageBlockTracker {
    */
   private checkpointMapping(): MapSnapshot {
     const excluded = new Set<number>();
-    for (const req of this.inflight.values()) {
-      if (req.dir === IoDir.Read) {
-        for (const pfn of req.pfn) if (this.map.isMapped(pfn)) excluded.add(pfn);
-      } else this.map.forEachOverlapping(req.start, req.end, (pfn) => excluded.add(pfn));
+    const inflight = this.inflight;
+    for (const slot of inflight.slots()) {
+      if (inflight.dir(slot) === IoDir.Read) {
+        const pfns = inflight.segments(slot).pfn;
+        for (let k = inflight.segFrom(slot); k < inflight.segTo(slot); k++) {
+          if (this.map.isMapped(pfns[k]!)) excluded.add(pfns[k]!);
+        }
+      } else
+        this.map.forEachOverlapping(inflight.start(slot), inflight.end(slot), (pfn) => excluded.add(pfn));
     }
     this.stats.excludedAtCheckpoint += excluded.size;
     const n = this.map.size - excluded.size;

@@ -25,15 +25,16 @@ export const RULE_MUTATIONS: readonly RuleMutation[] = [
   {
     rule: '2/3: a completed write kills mappings overlapping its sectors',
     file: 'core/tracker/tracker.ts',
-    find: 'this.stats.killedByDiskChange += this.map.unmapOverlapping(req.start, req.end);\n    if (req.dir === IoDir.Discard) return;',
+    find: 'this.stats.killedByDiskChange += this.map.unmapOverlapping(start, this.inflight.end(slot));\n    if (this.inflight.dir(slot) === IoDir.Discard) return;',
     replace:
-      'if (req.dir === IoDir.Discard) {\n      this.map.unmapOverlapping(req.start, req.end);\n      return;\n    }',
+      'if (this.inflight.dir(slot) === IoDir.Discard) {\n      this.map.unmapOverlapping(start, this.inflight.end(slot));\n      return;\n    }',
   },
   {
     rule: '3: a completed discard kills mappings overlapping its sectors',
     file: 'core/tracker/tracker.ts',
-    find: 'this.stats.killedByDiskChange += this.map.unmapOverlapping(req.start, req.end);\n    if (req.dir === IoDir.Discard) return;',
-    replace: 'if (req.dir === IoDir.Discard) return;\n    this.map.unmapOverlapping(req.start, req.end);',
+    find: 'this.stats.killedByDiskChange += this.map.unmapOverlapping(start, this.inflight.end(slot));\n    if (this.inflight.dir(slot) === IoDir.Discard) return;',
+    replace:
+      'if (this.inflight.dir(slot) === IoDir.Discard) return;\n    this.map.unmapOverlapping(start, this.inflight.end(slot));',
   },
   {
     rule: '3: overlap includes unaligned mappings starting up to 7 sectors earlier',
@@ -62,26 +63,26 @@ export const RULE_MUTATIONS: readonly RuleMutation[] = [
   {
     rule: '6: a page written during its request is not mapped by the completion',
     file: 'core/tracker/inflight.ts',
-    find: 'return w !== undefined && w > req.submitSeq;',
+    find: 'return w !== undefined && w > this.seqs[slot]!;',
     replace: 'return w !== undefined && false;',
   },
   {
     rule: '7: requests overlapping on disk, one changing it, race',
     file: 'core/tracker/inflight.ts',
-    find: 'if (changesDisk && a.start < b.end && b.start < a.end) return true;',
-    replace: 'if (changesDisk && a.start < b.end && b.start < a.end && false) return true;',
+    find: 'if (changesDisk && this.starts[a]! < this.ends[b]! && this.starts[b]! < this.ends[a]!) return true;',
+    replace: 'if (changesDisk && this.starts[a]! < this.ends[b]! && false) return true;',
   },
   {
     rule: '7: requests sharing a page, one reading into it, race',
     file: 'core/tracker/inflight.ts',
-    find: 'for (const p of a.pfn) for (const q of b.pfn) if (p === q) return true;',
-    replace: '',
+    find: 'return this.sharePage(a, b);',
+    replace: 'return false;',
   },
   {
     rule: '7: a racing request maps nothing',
     file: 'core/tracker/tracker.ts',
-    find: '} else if (req.conflicted) {',
-    replace: '} else if (req.conflicted && false) {',
+    find: '} else if (this.inflight.conflicted(slot)) {',
+    replace: '} else if (this.inflight.conflicted(slot) && false) {',
   },
   {
     rule: '8: a failed request maps nothing and kills what it touched',
