@@ -1,7 +1,11 @@
 /**
  * The single pass over guest memory in pfn order that writes every page not in MAP: all-zero pages as
- * ZERO extents (if the policy elides them), the rest as PAGE_DATA records of up to 1024 pages. Pages are
- * read straight into the record being built in the sink's buffer, so each page is copied once.
+ * ZERO extents (if the policy elides them), the rest as PAGE_DATA records of up to 1024 pages.
+ *
+ * Memory that offers page views is not copied at all: a record's pfns go into the sink's buffer and
+ * its pages are written and checksummed from the views (gathered writes), views that lie next to each
+ * other in the same buffer joined into one part. Other memory is read straight into the record being
+ * built in the sink's buffer, so each page is copied once. Both produce the same bytes.
  */
 import { PAGE_SIZE, type GuestMemory } from '../ports.ts';
 import { PAGE_DATA_MAX_PAGES, RecordType, ZERO_MAX_EXTENTS } from './format.ts';
@@ -56,6 +60,7 @@ export async function writePages(
   skip: Uint32Array,
   only?: Uint32Array,
 ): Promise<PageCounts> {
+  if (offersViews(memory)) return writePageViews(sink, memory, elideZero, skip, only);
   const counts: PageCounts = { pagesZero: 0, pagesData: 0, zeroExtents: 0 };
   const pfns = new Uint32Array(PAGE_DATA_MAX_PAGES);
   const zeros = new ZeroExtents();
@@ -108,6 +113,97 @@ export async function writePages(
     if (n === PAGE_DATA_MAX_PAGES) closeData();
   }
   closeData();
+  if (zeros.count > 0) await sink.putRecord(RecordType.ZERO, zeros.take());
+  return counts;
+}
+
+/**
+ * The pages of one PAGE_DATA record as views of guest memory: its pfns, and its pages as parts, each
+ * run of views that follow one another in the same buffer joined into one.
+ */
+class ViewRecord {
+  n = 0;
+  readonly pfns = new Uint32Array(PAGE_DATA_MAX_PAGES);
+  readonly parts: Uint8Array[] = [];
+  /** The run being extended: `runLength` bytes of `runBuffer` from `runStart`. */
+  private runBuffer: ArrayBufferLike | undefined;
+  private runStart = 0;
+  private runLength = 0;
+
+  add(pfn: number, page: Uint8Array): void {
+    if (page.length !== PAGE_SIZE) throw new RangeError(`page view of pfn ${pfn} has ${page.length} bytes`);
+    this.pfns[this.n++] = pfn;
+    if (page.buffer === this.runBuffer && page.byteOffset === this.runStart + this.runLength) {
+      this.runLength += PAGE_SIZE;
+      return;
+    }
+    this.endRun();
+    this.runBuffer = page.buffer;
+    this.runStart = page.byteOffset;
+    this.runLength = PAGE_SIZE;
+  }
+
+  /** Frames the record in the sink (if it has pages) and starts over. */
+  async emit(sink: RecordSink): Promise<void> {
+    if (this.n === 0) return;
+    this.endRun();
+    const head = pageDataPagesOffset(this.n);
+    const bytes = this.n * PAGE_SIZE;
+    const at = await sink.reservePieces(head, bytes);
+    encodePageDataHeader(sink.view, at, this.pfns, this.n);
+    sink.commitPieces(RecordType.PAGE_DATA, head, this.parts, bytes);
+    this.n = 0;
+    this.parts.length = 0;
+  }
+
+  private endRun(): void {
+    if (this.runBuffer === undefined) return;
+    this.parts.push(new Uint8Array(this.runBuffer, this.runStart, this.runLength));
+    this.runBuffer = undefined;
+  }
+}
+
+type ViewedMemory = GuestMemory & { pageView(pfn: number): Uint8Array };
+
+function offersViews(memory: GuestMemory): memory is ViewedMemory {
+  return memory.pageView !== undefined;
+}
+
+/** writePages for memory with page views: no page is copied (see the top of this file). */
+async function writePageViews(
+  sink: RecordSink,
+  memory: ViewedMemory,
+  elideZero: boolean,
+  skip: Uint32Array,
+  only?: Uint32Array,
+): Promise<PageCounts> {
+  const counts: PageCounts = { pagesZero: 0, pagesData: 0, zeroExtents: 0 };
+  const record = new ViewRecord();
+  const zeros = new ZeroExtents();
+  const total = only ? only.length : memory.pageCount;
+  for (let j = 0, s = 0; j < total; j++) {
+    const pfn = only ? only[j]! : j;
+    if (s < skip.length && skip[s] === pfn) {
+      s++;
+      continue;
+    }
+    const page = memory.pageView(pfn);
+    if (elideZero && Buffer.compare(page, ZERO_PAGE) === 0) {
+      counts.pagesZero++;
+      if (zeros.extend(pfn)) continue;
+      if (zeros.count === ZERO_MAX_EXTENTS) {
+        await record.emit(sink);
+        await sink.putRecord(RecordType.ZERO, zeros.take());
+      }
+      zeros.open(pfn);
+      counts.zeroExtents++;
+      continue;
+    }
+    record.add(pfn, page);
+    counts.pagesData++;
+    if (record.n === PAGE_DATA_MAX_PAGES) await record.emit(sink);
+  }
+  await record.emit(sink);
   if (zeros.count > 0) await sink.putRecord(RecordType.ZERO, zeros.take());
   return counts;
 }
