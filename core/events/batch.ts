@@ -27,6 +27,10 @@ export type IoDir = (typeof IoDir)[keyof typeof IoDir];
  * A batch of `length` events. Event i's page arguments (segments of a Submit, pages of a
  * MemWrite/Release/Dirty) are `pfn[argStart[i] .. argStart[i+1])`, with `first`/`last` sector-in-page
  * bounds (inclusive, 0..7) for Submit segments.
+ *
+ * Immutable once emitted: consumers may keep its columns (the tracker reads an in-flight request's
+ * segments from the batch that submitted it until the request completes), so a producer must never
+ * refill the arrays of a batch it has handed out.
  */
 export interface EventBatch {
   readonly length: number;
