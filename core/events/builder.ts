@@ -1,5 +1,5 @@
 /**
- * Builds columnar EventBatches. Columns grow by doubling; `build()` hands out views and starts afresh,
+ * Builds columnar EventBatches. Columns grow by doubling; `build()` hands out trimmed copies and starts afresh,
  * so a producer can reuse one builder for a whole run.
  */
 import { IoDir, Op, type EventBatch, type GuestEvent, type Segment } from './batch.ts';
