@@ -23,9 +23,19 @@ export function isWide(start: number, end: number): boolean {
   return lastRegion(start, end) - firstRegion(start) >= WIDE_REGIONS;
 }
 
+/** Empty region lists kept before they are swept: requests come and go in the same few regions. */
+const EMPTY_KEPT = 1024;
+
 export class DiskRegions {
   private readonly regions = new Map<number, number[]>();
   private readonly wide: number[] = [];
+  /** Lists emptied since the last sweep (some may have been refilled since). */
+  private emptied = 0;
+
+  /** Region lists held, empty ones included (bounded: see sweep()). */
+  get lists(): number {
+    return this.regions.size;
+  }
 
   add(slot: number, start: number, end: number): void {
     if (isWide(start, end)) {
@@ -47,8 +57,16 @@ export class DiskRegions {
     }
     for (let k = firstRegion(start); k <= lastRegion(start, end); k++) {
       const list = this.regions.get(k);
-      if (list && dropFrom(list, slot) === 0) this.regions.delete(k);
+      // An emptied list stays for the next request in its region (deleting and re-creating lists on
+      // every request cost more than the race checks they serve) until enough pile up to sweep them.
+      if (list && dropFrom(list, slot) === 0 && ++this.emptied > EMPTY_KEPT) this.sweep();
     }
+  }
+
+  /** Drops the empty lists, so memory follows the requests in flight, not every region ever used. */
+  private sweep(): void {
+    for (const [k, list] of this.regions) if (list.length === 0) this.regions.delete(k);
+    this.emptied = 0;
   }
 
   /**

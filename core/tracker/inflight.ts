@@ -51,8 +51,6 @@ export class InflightTable {
   private segColumns: SegmentColumns[] = [];
   /** pfn -> number of in-flight requests that use it. */
   private readonly pageRefs: Uint32Array;
-  /** Pages with pageRefs > 0. */
-  private busyPages = 0;
   /** pfn -> sequence number of the latest memory write to it while some request used it. */
   private readonly lastWrite = new Map<number, number>();
   private readonly regions = new DiskRegions();
@@ -126,9 +124,18 @@ export class InflightTable {
     this.froms[slot] = req.from;
     this.tos[slot] = req.to;
     this.segColumns[slot] = req.segs;
-    const sharesPages = this.usesAnyPage(slot);
+    // One pass counts references and finds pages held before: by another request in flight, or listed
+    // twice in this one. Either way the pages need checking (rule 7); a repeat alone finds no other
+    // request sharing a page and is caught by hasDuplicate().
+    const refs = this.pageRefs;
+    const pfn = req.segs.pfn;
+    let sharesPages = false;
+    for (let k = req.from; k < req.to; k++) {
+      if (refs[pfn[k]!]!++ !== 0) sharesPages = true;
+    }
     if (sharesPages || isWide(req.start, req.end)) {
       for (const other of this.slotOfId.values()) this.checkRace(slot, other, sharesPages);
+      if (req.dir === IoDir.Read && sharesPages && this.hasDuplicate(slot)) this.conflicts[slot] = 1;
     } else {
       // No shared page: only a disk overlap can race, and overlapping requests share a region.
       const n = this.regions.near(req.start, req.end, this.candidates);
@@ -136,15 +143,6 @@ export class InflightTable {
     }
     this.slotOfId.set(req.id, slot);
     this.regions.add(slot, req.start, req.end);
-    // Counting references also finds a page listed twice, when no other request held any of them.
-    const refs = this.pageRefs;
-    const pfn = req.segs.pfn;
-    let repeats = false;
-    for (let k = req.from; k < req.to; k++) {
-      if (refs[pfn[k]!]!++ === 0) this.busyPages++;
-      else repeats = true;
-    }
-    if (req.dir === IoDir.Read && (sharesPages ? this.hasDuplicate(slot) : repeats)) this.conflicts[slot] = 1;
     return slot;
   }
 
@@ -156,10 +154,7 @@ export class InflightTable {
     const pfn = this.segColumns[slot]!.pfn;
     for (let k = this.froms[slot]!; k < this.tos[slot]!; k++) {
       const p = pfn[k]!;
-      if (--refs[p]! === 0) {
-        this.busyPages--;
-        if (this.lastWrite.size > 0) this.lastWrite.delete(p);
-      }
+      if (--refs[p]! === 0 && this.lastWrite.size > 0) this.lastWrite.delete(p);
     }
     // Lets the batch go once none of its requests is in flight.
     this.segColumns[slot] = NO_SEGMENTS;
@@ -228,13 +223,6 @@ export class InflightTable {
     for (let i = this.froms[a]!; i < this.tos[a]!; i++) {
       for (let j = this.froms[b]!; j < this.tos[b]!; j++) if (pa[i] === pb[j]) return true;
     }
-    return false;
-  }
-
-  private usesAnyPage(slot: number): boolean {
-    if (this.busyPages === 0) return false;
-    const pfn = this.segColumns[slot]!.pfn;
-    for (let k = this.froms[slot]!; k < this.tos[slot]!; k++) if (this.pageRefs[pfn[k]!]! > 0) return true;
     return false;
   }
 
