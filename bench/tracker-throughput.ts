@@ -16,7 +16,7 @@ import { simulate } from '../sim/index.ts';
 import { GiB, row, seconds, type BenchOptions, type BenchResult } from './lib/result.ts';
 
 const SIZES = {
-  full: { events: 10_000_000, memBytes: 4 * GiB, runs: 2 },
+  full: { events: 10_000_000, memBytes: 4 * GiB, runs: 3 },
   tiny: { events: 10_000, memBytes: 32 * 2 ** 20, runs: 1 },
 };
 

@@ -12,6 +12,7 @@
  */
 import { IoDir, type EventBatch } from '../events/batch.ts';
 import { DiskRegions, isWide } from './disk-regions.ts';
+import { IdTable } from './id-table.ts';
 
 /** Where a request's segments are: entries [from, to) of these columns. */
 export type SegmentColumns = Pick<EventBatch, 'pfn' | 'first' | 'last'>;
@@ -37,7 +38,7 @@ const NO_SEGMENTS: SegmentColumns = {
 };
 
 export class InflightTable {
-  private readonly slotOfId = new Map<number, number>();
+  private readonly slotOfId = new IdTable();
   private readonly freeSlots: number[] = [];
   private capacity = 0;
   private ids = new Float64Array(0);
@@ -67,12 +68,12 @@ export class InflightTable {
 
   /** The slot of request `id`, or -1 if it is not in flight. */
   slotOf(id: number): number {
-    return this.slotOfId.get(id) ?? -1;
+    return this.slotOfId.get(id);
   }
 
-  /** Every slot in use, in no particular order. */
-  slots(): IterableIterator<number> {
-    return this.slotOfId.values();
+  /** Calls `fn` with every slot in use, in no particular order. */
+  forEachSlot(fn: (slot: number) => void): void {
+    this.slotOfId.forEachValue(fn);
   }
 
   id(slot: number): number {
@@ -134,14 +135,14 @@ export class InflightTable {
       if (refs[pfn[k]!]!++ !== 0) sharesPages = true;
     }
     if (sharesPages || isWide(req.start, req.end)) {
-      for (const other of this.slotOfId.values()) this.checkRace(slot, other, sharesPages);
+      this.slotOfId.forEachValue((other) => this.checkRace(slot, other, sharesPages));
       if (req.dir === IoDir.Read && sharesPages && this.hasDuplicate(slot)) this.conflicts[slot] = 1;
     } else {
       // No shared page: only a disk overlap can race, and overlapping requests share a region.
       const n = this.regions.near(req.start, req.end, this.candidates);
       for (let k = 0; k < n; k++) this.checkRace(slot, this.candidates[k]!, false);
     }
-    this.slotOfId.set(req.id, slot);
+    this.slotOfId.insert(req.id, slot);
     this.regions.add(slot, req.start, req.end);
     return slot;
   }

@@ -350,15 +350,16 @@ export class PageBlockTracker {
   private checkpointMapping(): MapSnapshot {
     const excluded = new Set<number>();
     const inflight = this.inflight;
-    for (const slot of inflight.slots()) {
+    inflight.forEachSlot((slot) => {
       if (inflight.dir(slot) === IoDir.Read) {
         const pfns = inflight.segments(slot).pfn;
         for (let k = inflight.segFrom(slot); k < inflight.segTo(slot); k++) {
           if (this.map.isMapped(pfns[k]!)) excluded.add(pfns[k]!);
         }
-      } else
+      } else {
         this.map.forEachOverlapping(inflight.start(slot), inflight.end(slot), (pfn) => excluded.add(pfn));
-    }
+      }
+    });
     this.stats.excludedAtCheckpoint += excluded.size;
     const n = this.map.size - excluded.size;
     const pfns = new Uint32Array(n);
