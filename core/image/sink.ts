@@ -16,6 +16,13 @@ import { align8, framedSize, REC_CHECKSUM_SIZE, REC_HEADER_SIZE } from './format
 /** Holds one full PAGE_DATA record (about 4 MiB) plus the small records around it. */
 export const SINK_BUFFER_SIZE = 8 * 1024 * 1024;
 
+/**
+ * Bytes a gathered write carries at most (outside parts included; they take no room in the buffer).
+ * Every write waits for the one before it, and each hand-off between the thread pool and this thread
+ * leaves the file idle for a moment (long on a busy machine): large writes make few of them.
+ */
+export const GATHERED_WRITE_MAX = 32 * 1024 * 1024;
+
 interface Slab {
   readonly buf: Buffer;
   readonly view: DataView;
@@ -121,13 +128,15 @@ export class RecordSink {
   /**
    * Makes room for a record whose body is a `headLength`-byte head, placed in `buf` at the offset
    * returned, followed by `partsLength` bytes of outside parts given to commitPieces(). Starts a new
-   * batch first when this record would take the current one past the buffer's size.
+   * batch first when this record's head does not fit the buffer or the batch would exceed
+   * GATHERED_WRITE_MAX.
    */
   async reservePieces(headLength: number, partsLength: number): Promise<number> {
     const need = framedSize(headLength + partsLength) - partsLength;
     if (need > this.capacity)
       throw new RangeError(`record head of ${headLength} bytes exceeds the sink buffer`);
-    if (this.used + need > this.capacity || this.used + this.outside + need + partsLength > this.capacity) {
+    const batch = this.used + this.outside + need + partsLength;
+    if (this.used + need > this.capacity || batch > Math.max(this.capacity, GATHERED_WRITE_MAX)) {
       await this.flush();
     }
     return this.used + REC_HEADER_SIZE;
