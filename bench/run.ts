@@ -46,7 +46,7 @@ const program = new Command('bench')
     'after',
     `
 Examples:
-  npm run bench                                   all six at full size (about 10 minutes on 2 cores)
+  npm run bench                                   all seven at full size (10-20 minutes on 2 cores)
   npm run bench -- --only tracker-throughput      one benchmark
   npm run bench -- --only checkpoint-write,restore --json
   npm run bench -- --scale tiny --no-save         a quick check that every benchmark runs
