@@ -28,18 +28,22 @@ class ZeroExtents {
   readonly start = new Uint32Array(ZERO_MAX_EXTENTS);
   readonly pages = new Uint32Array(ZERO_MAX_EXTENTS);
 
-  /** Extends the last extent if pfn follows it; returns false if a new extent is needed. */
-  extend(pfn: number): boolean {
+  /**
+   * Adds zero page `pfn` (ascending) and counts it; returns false, adding nothing, when it needs a new
+   * extent and the record is full: the caller emits take() first (after the data record before it).
+   */
+  add(pfn: number, counts: PageCounts): boolean {
     const last = this.count - 1;
-    if (last < 0 || this.start[last]! + this.pages[last]! !== pfn) return false;
-    this.pages[last]!++;
+    if (last >= 0 && this.start[last]! + this.pages[last]! === pfn) this.pages[last]!++;
+    else if (this.count === ZERO_MAX_EXTENTS) return false;
+    else {
+      this.start[this.count] = pfn;
+      this.pages[this.count] = 1;
+      this.count++;
+      counts.zeroExtents++;
+    }
+    counts.pagesZero++;
     return true;
-  }
-
-  open(pfn: number): void {
-    this.start[this.count] = pfn;
-    this.pages[this.count] = 1;
-    this.count++;
   }
 
   take(): Uint8Array {
@@ -98,14 +102,11 @@ export async function writePages(
     const slot = body + fill + n * PAGE_SIZE;
     memory.readPage(pfn, buf.subarray(slot, slot + PAGE_SIZE));
     if (elideZero && buf.compare(ZERO_PAGE, 0, PAGE_SIZE, slot, slot + PAGE_SIZE) === 0) {
-      counts.pagesZero++;
-      if (zeros.extend(pfn)) continue;
-      if (zeros.count === ZERO_MAX_EXTENTS) {
+      if (!zeros.add(pfn, counts)) {
         closeData();
         await sink.putRecord(RecordType.ZERO, zeros.take());
+        zeros.add(pfn, counts);
       }
-      zeros.open(pfn);
-      counts.zeroExtents++;
       continue;
     }
     pfns[n++] = pfn;
@@ -189,14 +190,11 @@ async function writePageViews(
     }
     const page = memory.pageView(pfn);
     if (elideZero && Buffer.compare(page, ZERO_PAGE) === 0) {
-      counts.pagesZero++;
-      if (zeros.extend(pfn)) continue;
-      if (zeros.count === ZERO_MAX_EXTENTS) {
+      if (!zeros.add(pfn, counts)) {
         await record.emit(sink);
         await sink.putRecord(RecordType.ZERO, zeros.take());
+        zeros.add(pfn, counts);
       }
-      zeros.open(pfn);
-      counts.zeroExtents++;
       continue;
     }
     record.add(pfn, page);
