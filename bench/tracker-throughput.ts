@@ -76,7 +76,10 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
   let mappedBare = 0;
   let mappedPipe = 0;
   for (let r = 0; r < size.runs; r++) {
+    // Each timed run starts from a collected heap, so none pays for the garbage of the one before.
+    globalThis.gc?.();
     bare = Math.min(bare, await seconds(() => (mappedBare = bareLoop(batches, geometry))));
+    globalThis.gc?.();
     pipe = Math.min(pipe, await seconds(async () => (mappedPipe = await pipeline(batches, geometry))));
     opts.log(`tracker-throughput: run ${r + 1}: bare ${bare.toFixed(2)} s, pipeline ${pipe.toFixed(2)} s`);
   }
