@@ -43,4 +43,28 @@ describe('sortedSnapshot', () => {
       }
     }
   });
+
+  it('orders large snapshots (the radix sort) like the comparison', () => {
+    // Every range of sectors, so that each 16-bit digit of the key (up to 2^53) is exercised.
+    for (const maxSector of [40, 70_000, 2 ** 33, 2 ** 45, 2 ** 51]) {
+      fc.assert(
+        fc.property(fc.integer({ min: 4096, max: 12000 }), fc.integer(), (n, seed) => {
+          let x = seed >>> 0 || 1;
+          const next = (): number => {
+            x ^= x << 13;
+            x ^= x >>> 17;
+            x ^= x << 5;
+            return (x >>> 0) / 2 ** 32;
+          };
+          const es: Entry[] = [];
+          for (let i = 0, p = 0; i < n; i++) {
+            p += 1 + Math.floor(next() * 3);
+            es.push([p, [0, 3, 51712][Math.floor(next() * 3)]!, Math.floor(next() * maxSector)]);
+          }
+          expect(snapshotOf(es)).toEqual(reference(es));
+        }),
+        { numRuns: 3 },
+      );
+    }
+  });
 });
