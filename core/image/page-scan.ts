@@ -53,6 +53,37 @@ class ZeroExtents {
   }
 }
 
+/** The pfns a pass writes, ascending: every page (or those of `only`) except those in `skip`. */
+class PagesToWrite {
+  private j = 0;
+  private s = 0;
+  private readonly total: number;
+
+  constructor(
+    pageCount: number,
+    private readonly skip: Uint32Array,
+    private readonly only: Uint32Array | undefined,
+  ) {
+    this.total = only ? only.length : pageCount;
+  }
+
+  /** The next pfn to write, or -1 when there is none. */
+  next(): number {
+    const { skip, only } = this;
+    while (this.j < this.total) {
+      const pfn = only ? only[this.j++]! : this.j++;
+      if (this.s < skip.length && skip[this.s] === pfn) this.s++;
+      else return pfn;
+    }
+    return -1;
+  }
+
+  /** At most how many pfns next() returns from here on, the one it last returned included. */
+  get left(): number {
+    return this.total - this.j + 1;
+  }
+}
+
 /**
  * Writes all pages not in `skip` (ascending pfns), or with `only` just those pages (ascending); returns
  * how many went to ZERO and PAGE_DATA.
@@ -86,15 +117,10 @@ export async function writePages(
     n = 0;
   };
 
-  const total = only ? only.length : memory.pageCount;
-  for (let j = 0, s = 0; j < total; j++) {
-    const pfn = only ? only[j]! : j;
-    if (s < skip.length && skip[s] === pfn) {
-      s++;
-      continue;
-    }
+  const pages = new PagesToWrite(memory.pageCount, skip, only);
+  for (let pfn = pages.next(); pfn >= 0; pfn = pages.next()) {
     if (body < 0) {
-      const room = Math.min(PAGE_DATA_MAX_PAGES, total - j);
+      const room = Math.min(PAGE_DATA_MAX_PAGES, pages.left);
       body = await sink.reserve(pageDataLength(room));
       fill = pageDataPagesOffset(room);
     }
@@ -181,13 +207,8 @@ async function writePageViews(
   const counts: PageCounts = { pagesZero: 0, pagesData: 0, zeroExtents: 0 };
   const record = new ViewRecord();
   const zeros = new ZeroExtents();
-  const total = only ? only.length : memory.pageCount;
-  for (let j = 0, s = 0; j < total; j++) {
-    const pfn = only ? only[j]! : j;
-    if (s < skip.length && skip[s] === pfn) {
-      s++;
-      continue;
-    }
+  const pages = new PagesToWrite(memory.pageCount, skip, only);
+  for (let pfn = pages.next(); pfn >= 0; pfn = pages.next()) {
     const page = memory.pageView(pfn);
     if (elideZero && Buffer.compare(page, ZERO_PAGE) === 0) {
       if (!zeros.add(pfn, counts)) {
