@@ -1,35 +1,28 @@
 /** The leanckpt command as a user runs it: output, exit codes, and no stack trace for user mistakes. */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { leanckpt as run } from '../support/cli.ts';
 
-const root = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'leanckpt-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function leanckpt(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bin/leanckpt.ts'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const leanckpt = (...args: string[]) => run(args);
 
 const SMALL = ['--pages', '2048', '--disk-sectors', '32768', '--ops', '600'];
 
 describe('leanckpt CLI', () => {
-  it('explains itself with --help', () => {
-    const r = leanckpt('--help');
+  it('explains itself with --help', async () => {
+    const r = await leanckpt('--help');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/demo/);
     expect(r.out).toMatch(/Exit codes/);
-    expect(leanckpt('demo', '--help').out).toMatch(/--revalidate/);
+    expect((await leanckpt('demo', '--help')).out).toMatch(/--revalidate/);
   });
 
-  it('runs the demo, verifies every image, and prints a table', () => {
-    const r = leanckpt('demo', ...SMALL);
+  it('runs the demo, verifies every image, and prints a table', async () => {
+    const r = await leanckpt('demo', ...SMALL);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/\| demo-1 \| p2b \|/);
@@ -37,14 +30,16 @@ describe('leanckpt CLI', () => {
     expect(r.out).not.toMatch(/\| NO \|/);
   });
 
-  it('gives the same numbers for the same seed, as JSON, in every delivery mode', () => {
+  it('gives the same numbers for the same seed, as JSON, in every delivery mode', async () => {
     for (const delivery of [
       ['precise'],
       ['epoch', '--epoch', '64'],
       ['epoch', '--epoch', '64', '--revalidate'],
     ]) {
-      const a = JSON.parse(leanckpt('demo', ...SMALL, '--json', '--delivery', ...delivery).out);
-      const b = JSON.parse(leanckpt('demo', ...SMALL, '--json', '--delivery', ...delivery).out);
+      const runs = await Promise.all(
+        [0, 1].map(() => leanckpt('demo', ...SMALL, '--json', '--delivery', ...delivery)),
+      );
+      const [a, b] = runs.map((r) => JSON.parse(r.out));
       const counts = (x: {
         checkpoints: { images: { name: string; bytes: number; pagesMapped: number }[] }[];
       }) => x.checkpoints.map((c) => c.images.map((i) => [i.name, i.bytes, i.pagesMapped]));
@@ -55,12 +50,12 @@ describe('leanckpt CLI', () => {
     }
   });
 
-  it('keeps images with --out, and inspect validates them', () => {
+  it('keeps images with --out, and inspect validates them', async () => {
     const out = join(dir, 'imgs');
-    expect(leanckpt('demo', ...SMALL, '--checkpoints', '1', '--out', out).code).toBe(0);
+    expect((await leanckpt('demo', ...SMALL, '--checkpoints', '1', '--out', out)).code).toBe(0);
     const images = readdirSync(out).sort();
     expect(images).toEqual(['demo-1.baseline.lckpt', 'demo-1.p2b+zero.lckpt', 'demo-1.p2b.lckpt']);
-    const r = leanckpt('inspect', join(out, 'demo-1.p2b.lckpt'), '--json');
+    const r = await leanckpt('inspect', join(out, 'demo-1.p2b.lckpt'), '--json');
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.out);
     expect(summary.pageCount).toBe(2048);
@@ -70,13 +65,13 @@ describe('leanckpt CLI', () => {
     const bytes = readFileSync(join(out, 'demo-1.p2b.lckpt'));
     bytes[bytes.length - 100]! ^= 0xff;
     writeFileSync(bad, bytes);
-    const c = leanckpt('inspect', bad);
+    const c = await leanckpt('inspect', bad);
     expect(c.code).toBe(1);
     expect(c.err).toMatch(/^leanckpt: /);
     expect(c.err).not.toMatch(/\n\s+at /);
   });
 
-  it('refuses bad input with exit 2 and a clear message, never a stack trace', () => {
+  it('refuses bad input with exit 2 and a clear message, never a stack trace', async () => {
     const cases: [string[], RegExp][] = [
       [['demo', '--pages', 'lots'], /--pages must be a whole number >= 1, got "lots"/],
       [['demo', '--pages', '0'], /--pages must be a whole number >= 1/],
@@ -91,8 +86,9 @@ describe('leanckpt CLI', () => {
       [['simulate', '--epoch', '0'], /--epoch must be a whole number >= 1/],
       [['restore', 'x.lckpt'], /required option '--disks <manifest>'/],
     ];
-    for (const [args, message] of cases) {
-      const r = leanckpt(...args);
+    const results = await Promise.all(cases.map(([args]) => leanckpt(...args)));
+    for (const [i, [args, message]] of cases.entries()) {
+      const r = results[i]!;
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err).toMatch(message);
       expect(r.err).not.toMatch(/\n\s+at /);

@@ -1,8 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import xxhash from 'xxhash-wasm';
 import { describe, expect, it } from 'vitest';
 import { hasherKind, loadHasher, updateInBackground } from '../../core/hash.ts';
+import { runNode } from '../support/cli.ts';
 
 describe('content hash', () => {
   it('is XXH64 with seed 0, whichever implementation loaded', async () => {
@@ -69,10 +69,7 @@ describe('content hash', () => {
     const kind = await hasherKind();
     expect(['native', 'wasm']).toContain(kind);
     const script = "import('./core/hash.ts').then(async (m) => console.log(await m.hasherKind()))";
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], {
-      env: { ...process.env, LEANCKPT_HASH: 'wasm' },
-      encoding: 'utf8',
-    });
-    expect(r.stdout.trim()).toBe('wasm');
+    const r = await runNode(['--import', 'tsx', '-e', script], { env: { LEANCKPT_HASH: 'wasm' } });
+    expect(r.out.trim()).toBe('wasm');
   });
 });

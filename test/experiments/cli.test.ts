@@ -1,39 +1,19 @@
 /** `leanckpt experiment paper` as a user runs it: --quick end to end, usage errors, --help. */
-import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { leanckpt as run } from '../support/cli.ts';
 
-const root = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'leanckpt-experiment-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function leanckpt(...args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bin/leanckpt.ts'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-/** Asynchronous, so a long run does not block the test worker's event loop. */
-function leanckptAsync(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', join(root, 'bin/leanckpt.ts'), ...args],
-      { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 },
-      (err, out, errText) =>
-        done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out, err: errText }),
-    );
-  });
-}
+const leanckpt = (...args: string[]) => run(args);
 
 describe('leanckpt experiment paper', () => {
   it('--quick runs, writes every output, and prints JSON averages', async () => {
     const out = join(dir, 'quick');
-    const r = await leanckptAsync(
+    const r = await leanckpt(
       'experiment',
       'paper',
       '--quick',
@@ -55,7 +35,7 @@ describe('leanckpt experiment paper', () => {
     for (const f of ['results.json', 'results.csv', 'report.md', 'reduction.svg'])
       expect(existsSync(join(out, f))).toBe(true);
     // A saved run is re-costed without simulating again.
-    const again = await leanckptAsync(
+    const again = await leanckpt(
       'experiment',
       'paper',
       '--from',
@@ -75,23 +55,26 @@ describe('leanckpt experiment paper', () => {
     );
   });
 
-  it('rejects bad options with exit code 2 and a clear message', () => {
+  it('rejects bad options with exit code 2 and a clear message', async () => {
     const cases: [string[], RegExp][] = [
       [['--guests', 'pv-bsd'], /unknown guest "pv-bsd"/],
       [['--seeds', '0'], /--seeds must be/],
       [['--write-bw', '-3'], /--write-bw must be a positive number/],
       [['--from', join(dir, 'missing.json')], /cannot read/],
     ];
-    for (const [args, message] of cases) {
-      const r = leanckpt('experiment', 'paper', ...args, '--out', join(dir, 'bad'));
+    const results = await Promise.all(
+      cases.map(([args]) => leanckpt('experiment', 'paper', ...args, '--out', join(dir, 'bad'))),
+    );
+    for (const [i, [args, message]] of cases.entries()) {
+      const r = results[i]!;
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err).toMatch(message);
       expect(r.err).not.toMatch(/\n\s+at /);
     }
   });
 
-  it('--help names every option with examples', () => {
-    const r = leanckpt('experiment', 'paper', '--help');
+  it('--help names every option with examples', async () => {
+    const r = await leanckpt('experiment', 'paper', '--help');
     expect(r.code).toBe(0);
     for (const o of [
       '--quick',

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,29 +5,24 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { bundleCli } from '../../backends/xen/lab/bundle.ts';
 import { PROJECT_ROOT } from '../../backends/xen/lab/recipe.ts';
 import { selfCommand } from '../../backends/xen/daemon/spawn.ts';
+import { runNode } from '../support/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'lck-bundle-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs the bundle from outside the project, as dom0 does: koffi only through NODE_PATH. */
-function runBundle(file: string, args: string[]): { status: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [file, ...args], {
-    cwd: dir,
-    encoding: 'utf8',
-    env: { ...process.env, NODE_PATH: join(PROJECT_ROOT, 'node_modules') },
-  });
-  return { status: r.status, out: r.stdout, err: r.stderr };
-}
+const runBundle = (file: string, args: string[]) =>
+  runNode([file, ...args], { cwd: dir, env: { NODE_PATH: join(PROJECT_ROOT, 'node_modules') } });
 
 describe('the bundled CLI for the lab', () => {
   it('runs from a directory outside the project and keeps the CLI behaviour', async () => {
     const file = await bundleCli(dir);
-    const help = runBundle(file, ['xen', '--help']);
-    expect(help.status).toBe(0);
+    const help = await runBundle(file, ['xen', '--help']);
+    expect(help.code).toBe(0);
     expect(help.out).toContain('restore');
     // Loads koffi (through NODE_PATH) and then fails cleanly: this machine is not a dom0.
-    const status = runBundle(file, ['xen', 'status', '1']);
-    expect(status.status).toBe(2);
+    const status = await runBundle(file, ['xen', 'status', '1']);
+    expect(status.code).toBe(2);
     expect(status.err).toMatch(/not a Xen dom0: .* missing/);
     expect(status.err).not.toMatch(/\n\s+at /);
   }, 60_000);

@@ -1,66 +1,57 @@
 /** `leanckpt lab` as a user meets it without QEMU: help, bad usage, missing prerequisites, exit codes. */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LabError } from '../../backends/xen/lab/errors.ts';
 import { failureDetails, labCpus, qemuArgs, scenarios, type RunReport } from '../../backends/xen/lab/run.ts';
 import { exitErrorOf, runFailure } from '../../bin/commands/lab.ts';
 import { EXIT, ExitError } from '../../bin/exit-codes.ts';
+import { leanckpt as run } from '../support/cli.ts';
 
-const root = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'leanckpt-lab-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function leanckpt(env: NodeJS.ProcessEnv, ...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bin/leanckpt.ts'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, LEANCKPT_LAB_DIR: join(dir, 'lab'), ...env },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const leanckpt = (env: NodeJS.ProcessEnv, ...args: string[]) =>
+  run(args, { env: { LEANCKPT_LAB_DIR: join(dir, 'lab'), ...env } });
 
 describe('leanckpt lab', () => {
-  it('documents both commands with examples', () => {
+  it('documents both commands with examples', async () => {
     for (const cmd of ['build', 'run']) {
-      const r = leanckpt({}, 'lab', cmd, '--help');
+      const r = await leanckpt({}, 'lab', cmd, '--help');
       expect(r.code).toBe(0);
       expect(r.out).toContain('Examples:');
       expect(r.out).toContain('--json');
     }
   });
 
-  it('rejects an unknown scenario and a malformed setting with exit 2, listing the scenarios', () => {
-    const r = leanckpt({}, 'lab', 'run', 'no-such-scenario');
+  it('rejects an unknown scenario and a malformed setting with exit 2, listing the scenarios', async () => {
+    const r = await leanckpt({}, 'lab', 'run', 'no-such-scenario');
     expect(r.code).toBe(EXIT.usage);
     expect(r.err).toMatch(/unknown scenario 'no-such-scenario'; scenarios: .*baseline/);
     expect(r.err).not.toMatch(/\bat .*\.ts:\d+/);
-    const s = leanckpt({}, 'lab', 'run', 'baseline', '--set', 'fs=1k;reboot');
+    const s = await leanckpt({}, 'lab', 'run', 'baseline', '--set', 'fs=1k;reboot');
     expect(s.code).toBe(EXIT.usage);
     expect(s.err).toContain("bad scenario setting 'fs=1k;reboot'");
   });
 
-  it('says what to install when qemu and the build tools are missing (exit 2)', () => {
+  it('says what to install when qemu and the build tools are missing (exit 2)', async () => {
     const empty = join(dir, 'empty-path');
-    const b = leanckpt({ PATH: empty }, 'lab', 'build');
+    const b = await leanckpt({ PATH: empty }, 'lab', 'build');
     expect(b.code).toBe(EXIT.usage);
     expect(b.err).toMatch(/lab build needs .*debootstrap.*qemu-system-x86_64/);
     expect(b.err).toContain('apt-get install --no-install-recommends');
-    const r = leanckpt({ PATH: empty }, 'lab', 'run', 'baseline');
+    const r = await leanckpt({ PATH: empty }, 'lab', 'run', 'baseline');
     expect(r.code).toBe(EXIT.usage);
     expect(r.err).toMatch(/lab run needs qemu-system-x86_64, not found.*\n.*qemu-system-x86/);
   });
 
-  it('asks for a build before a run when no lab is built (exit 2)', () => {
+  it('asks for a build before a run when no lab is built (exit 2)', async () => {
     // A fake qemu on PATH gets past the tool check to the lab check; it is never started.
     const bin = join(dir, 'bin');
-    spawnSync('sh', [
-      '-c',
-      `mkdir -p ${bin} && printf '#!/bin/sh\\nexit 1\\n' > ${bin}/qemu-system-x86_64 && chmod +x ${bin}/qemu-system-x86_64`,
-    ]);
-    const r = leanckpt({ PATH: `${bin}:${process.env.PATH}` }, 'lab', 'run', 'baseline');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'qemu-system-x86_64'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    const r = await leanckpt({ PATH: `${bin}:${process.env.PATH}` }, 'lab', 'run', 'baseline');
     expect(r.code).toBe(EXIT.usage);
     expect(r.err).toMatch(/no lab built at .*: run `leanckpt lab build` first/);
   });

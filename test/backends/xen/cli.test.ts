@@ -1,18 +1,11 @@
 /** Outside a dom0 every Xen command exits 2 naming what is missing; the bindings load nothing until used. */
-import { spawnSync } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { leanckpt as run } from '../../support/cli.ts';
 import { requireDevice, XenUnavailableError } from '../../../backends/xen/ffi/load.ts';
 
-const root = resolve(import.meta.dirname, '../../..');
-const leanckpt = (...args: string[]) => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bin/leanckpt.ts'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
-const inDom0 = spawnSync('sh', ['-c', 'test -e /dev/xen/privcmd']).status === 0;
+const leanckpt = (...args: string[]) => run(args);
+const inDom0 = existsSync('/dev/xen/privcmd');
 
 describe.skipIf(inDom0)('xen commands outside a dom0', () => {
   it.each([
@@ -22,8 +15,8 @@ describe.skipIf(inDom0)('xen commands outside a dom0', () => {
     ['xen', 'status', 'guest1', '--json'],
     ['xen', 'track', '7', '--disk', 'xvda=disk.img'],
     ['trace', 'record', '--xen', '7', '-o', 't.lctrace'],
-  ])('%s %s exits 2 naming the missing library, without a stack trace', (...args) => {
-    const r = leanckpt(...args);
+  ])('%s %s exits 2 naming the missing library, without a stack trace', async (...args) => {
+    const r = await leanckpt(...args);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(
       /^leanckpt: not a Xen dom0: libxenctrl\.so\.4\.17 \(Debian package libxenmisc4\.17\) missing\n$/,
@@ -33,11 +26,10 @@ describe.skipIf(inDom0)('xen commands outside a dom0', () => {
 });
 
 describe('xen command line', () => {
-  it('documents the commands, with examples and --json', () => {
-    const all = leanckpt('xen', '--help');
+  it('documents the commands, with examples and --json', async () => {
+    const [all, save] = await Promise.all([leanckpt('xen', '--help'), leanckpt('xen', 'save', '--help')]);
     for (const c of ['create', 'track', 'save', 'restore', 'status', 'rebuild', 'oracle'])
       expect(all.out).toContain(c);
-    const save = leanckpt('xen', 'save', '--help');
     expect(save.code).toBe(0);
     expect(save.out).toMatch(/Examples:[\s\S]*--keep-running/);
     expect(save.out).toMatch(/--json/);

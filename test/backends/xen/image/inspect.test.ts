@@ -1,20 +1,14 @@
-import { spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadHasher, type Hasher64 } from '../../../../core/hash.ts';
 import { writeXenImage } from '../../../../backends/xen/image/save-image.ts';
 import { inspect, printInspect } from '../../../../bin/commands/inspect.ts';
+import { leanckpt } from '../../../support/cli.ts';
 import { tempDir } from '../../../support/image-fakes.ts';
 import { buildGuest, DISK_ID, type Guest, type PageKind } from '../fixtures/guest.ts';
 import { chunked, streamBytes, streamPieces } from '../fixtures/stream-fixture.ts';
 
-const root = new URL('../../../../', import.meta.url).pathname;
-const cli = (...args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bin/leanckpt.ts'), ...args], {
-    encoding: 'utf8',
-    cwd: root,
-  });
+const cli = (...args: string[]) => leanckpt(args);
 
 let hasher: Hasher64;
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -69,14 +63,14 @@ describe('inspect recognises Xen images', () => {
   });
 
   it('exits 0 on a good image and 1 naming the record on a corrupt one', async () => {
-    const ok = cli('inspect', image, '--json');
-    expect(ok.status).toBe(0);
-    expect(JSON.parse(ok.stdout)).toMatchObject({ kind: 'xen', pages: { mapped: 16 } });
+    const ok = await cli('inspect', image, '--json');
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.out)).toMatchObject({ kind: 'xen', pages: { mapped: 16 } });
     const bytes = await readFile(image);
     bytes[bytes.length - 30] = bytes[bytes.length - 30]! ^ 1;
     await writeFile(tmp.path('bad.lcxen'), bytes);
-    const bad = cli('inspect', tmp.path('bad.lcxen'));
-    expect(bad.status).toBe(1);
-    expect(bad.stderr).toMatch(/^leanckpt: END record checksum mismatch .* \(END record at offset \d+\)\n$/);
+    const bad = await cli('inspect', tmp.path('bad.lcxen'));
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/^leanckpt: END record checksum mismatch .* \(END record at offset \d+\)\n$/);
   });
 });
