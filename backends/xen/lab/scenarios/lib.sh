@@ -142,8 +142,9 @@ guest_config() {
   guest_xl_config "$name" "$type" "$workload" "$mem" "$disk"
 }
 
-# guest_xl_config NAME TYPE WORKLOAD MEM_MIB [DISK]: the xl config itself. Without DISK (a phy target)
-# the config names no disk: guests whose disk leanckpt serves get it from `leanckpt xen create --disk`.
+# guest_xl_config NAME TYPE WORKLOAD MEM_MIB [DISK]: the xl config itself, with GUEST_VCPUS vCPUs
+# (default 1). Without DISK (a phy target) the config names no disk: guests whose disk leanckpt
+# serves get it from `leanckpt xen create --disk`.
 guest_xl_config() {
   local name=$1 type=$2 workload=$3 mem=$4 disk=${5:-}
   {
@@ -153,7 +154,7 @@ guest_xl_config() {
     echo "ramdisk = \"$LAB_GUEST/initrd.gz\""
     echo "extra = \"console=hvc0 loglevel=4 lab.workload=$workload\""
     echo "memory = $mem"
-    echo "vcpus = 1"
+    echo "vcpus = ${GUEST_VCPUS:-1}"
     if [ -n "$disk" ]; then echo "disk = [ 'format=raw,vdev=xvda,access=rw,backendtype=phy,target=$disk' ]"; fi
     echo 'on_crash = "preserve"'
     # TCG's emulated SVM has no NRIP save: RDTSCP in an HVM-kind guest stalls it unless hidden.

@@ -6,14 +6,19 @@
 # on it, a plain `xl save`/`xl restore` of the same guest for the size and time comparison, and a
 # restore from a changed disk that must be refused. Options (LAB_ARGS): mem=<MiB> workload=<name>
 # guests="pv pvh" oracle=yes prof=yes (CPU profiles of each save and restore into the results' prof/)
-# stream=file|fifo (how `xen save`/`xen restore` pass the xl stream).
+# stream=file|fifo (how `xen save`/`xen restore` pass the xl stream) fs=4k|1k (the data disk's ext4
+# block size) vcpus=<n> keep=yes (a `xen save --keep-running`: the guest must go on working, and the
+# image, restored from its frozen disk copy after the guest is destroyed, must pass the guest's check).
 . "$LAB_LIB"
-mem=256 workload=read-heavy guests="pv" oracle=no prof=no stream=file
+mem=256 workload=read-heavy guests="pv" oracle=no prof=no stream=file fs=4k vcpus=1 keep=no
 for kv in ${LAB_ARGS:-}; do
-  case $kv in mem=* | workload=* | oracle=* | prof=* | stream=*) eval "${kv%%=*}=\${kv#*=}" ;; guests=*) guests=${kv#*=} guests=${guests//,/ } ;; esac
+  case $kv in mem=* | workload=* | oracle=* | prof=* | stream=* | fs=* | vcpus=* | keep=*) eval "${kv%%=*}=\${kv#*=}" ;; guests=*) guests=${kv#*=} guests=${guests//,/ } ;; esac
 done
+export GUEST_VCPUS=$vcpus
 lab_result guest_mem_mib "$mem"
 lab_result guest_workload "$workload"
+lab_result guest_fs_block "$fs"
+lab_result guest_vcpus "$vcpus"
 lab_result stream_transport "$stream"
 lab_result dom0_cpus "$(nproc)"
 export LEANCKPT_RUN_DIR=$LAB_WORK/run
@@ -58,7 +63,8 @@ lck_prof() {
     lck "$@"
   fi
 }
-lck_save() { lck_prof xen save "$1" "$2" --stream "$stream" --json >"$3"; }
+# lck_save NAME IMAGE JSON [OPTIONS...]
+lck_save() { lck_prof xen save "$1" "$2" --stream "$stream" --json "${@:4}" >"$3"; }
 lck_restore() { xl destroy "$1" >/dev/null 2>&1; lck_prof xen restore "$2" --stream "$stream" --json >"$3"; }
 dump_logs() {
   cat "$LEANCKPT_RUN_DIR"/*.log "$LAB_RESULTS"/*-tracking.log 2>/dev/null | tail -n 20 | sed 's/^/LOG daemon: /'
@@ -99,9 +105,33 @@ save_restore() {
   guest_wait "$name" '^GUEST iter ' 300 "$(guest_lines "$name")" >/dev/null
 }
 
+# keep_running KIND NAME: `xen save --keep-running`, the guest goes on working; then the guest is
+# destroyed and the image restored from the disk copy the save froze beside it.
+keep_running() {
+  local kind=$1 name=$2 img=$LAB_WORK/$2-keep.lckx out=$LAB_RESULTS/$1-keep mark
+  mark=$(guest_lines "$name")
+  lab_step "$kind.save_keep" lck_save "$name" "$img" "$out-save.json" --keep-running || { dump_logs; return 1; }
+  lab_result "$kind.save_keep.reduction" "$(json "$out-save.json" 'r.reduction.toFixed(4)')"
+  lab_result "$kind.save_keep.seconds" "$(json "$out-save.json" '(r.ms.total/1000).toFixed(2)')"
+  lab_result "$kind.save_keep.disk" "$(json "$out-save.json" 'r.disks[0].path')"
+  # Two more workload iterations: the guest runs on, on the live disk, its frontend still connected.
+  guest_wait "$name" '^GUEST iter ' 300 "$mark" >/dev/null &&
+    guest_wait "$name" '^GUEST iter ' 300 "$(guest_lines "$name")" >/dev/null || {
+    lab_check "$kind.keep_running" fail "the guest stopped working after the save"
+    dump_logs
+    return 1
+  }
+  lab_check "$kind.keep_running" ok "the guest went on working"
+  mark=$(guest_lines "$name")
+  lab_step "$kind.restore_keep" lck_restore "$name" "$img" "$out-restore.json" || { dump_logs; return 1; }
+  lab_result "$kind.restore_keep.seconds" "$(json "$out-restore.json" '(r.ms.total/1000).toFixed(2)')"
+  lab_step "$kind.integrity_keep" guest_integrity "$name" "$mark" 300 || return 1
+  guest_wait "$name" '^GUEST iter ' 300 "$(guest_lines "$name")" >/dev/null
+}
+
 cycle() {
   local kind=$1 name=lck-$1 disk=$LAB_WORK/$1.img t0 line
-  cp "$LAB_GUEST/disk-4k.img" "$disk"
+  cp "$LAB_GUEST/disk-$fs.img" "$disk"
   guest_xl_config "$name" "$kind" "$workload" "$mem"
   lab_step "$kind.create" lck_create "$name" "$disk" "$LAB_RESULTS/$kind-create.json" || { dump_logs; return 1; }
   # guest_warm keeps the console line off stdout; redirecting lab_step itself would hide its STEP line.
@@ -125,6 +155,7 @@ cycle() {
     -o "$LAB_RESULTS/$name-restored.lctrace" --seconds 15; then
     lab_result "$kind.trace_record.events" "$(json "$LAB_RESULTS/$kind-record.json" r.events)"
   fi
+  if [ "$keep" = yes ]; then keep_running "$kind" "$name" || return 1; fi
 
   # Plain xl of the same guest, back to back, for the size and time ratios.
   t0=$(lab_now)
