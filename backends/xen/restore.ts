@@ -26,7 +26,7 @@ import { contentIdentity, rebuildXenStream, type RebuildResult } from './image/r
 import type { StreamTransport } from './save.ts';
 import { XL_HEADER_SIZE } from './stream/format.ts';
 import type { AdoptionReport, DomainAttacher, RestoredDisk } from './tracked-domain.ts';
-import { makeFifo, runXl, startXl } from './xl-process.ts';
+import { growStreamPipe, makeFifo, runXl, startXl } from './xl-process.ts';
 
 export interface XenRestoreOptions {
   /** Disk files by device name (e.g. xvda), replacing the paths recorded in the image. */
@@ -314,6 +314,7 @@ async function restoreThroughFifo(
       },
     );
     const out = await open(fifo, 'w');
+    growStreamPipe(out.fd);
     let rebuilt: RebuildResult;
     try {
       rebuilt = await rebuildXenStream(image, blocks, hasher, writeAll(out), { collectMap: true });

@@ -27,7 +27,7 @@ import type { XenDisk } from './image/format.ts';
 import { writeXenImage, type XenImageStats } from './image/save-image.ts';
 import type { PageMapView, TrackedDisk, TrackedDomain } from './tracked-domain.ts';
 import { DomainNotSuspendedError } from './suspend-wait.ts';
-import { makeFifo, runXl, startXl, type XlRun } from './xl-process.ts';
+import { growStreamPipe, makeFifo, runXl, startXl, type XlRun } from './xl-process.ts';
 
 export interface XenSaveOptions {
   readonly keepRunning: boolean;
@@ -244,6 +244,7 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
     },
   );
   input ??= await open(target, 'r');
+  if (dir) growStreamPipe(input.fd);
   return {
     xl,
     async filter(frozen, map, hasher) {

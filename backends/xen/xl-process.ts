@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { growPipe } from './ffi/libc.ts';
 import { XenUnavailableError } from './ffi/load.ts';
 
 export class XlError extends Error {
@@ -58,6 +59,15 @@ export function startXl(args: readonly string[]): XlRun {
 }
 
 export const runXl = (args: readonly string[]): Promise<string> => startXl(args).done;
+
+/**
+ * The capacity leanckpt gives a stream FIFO once either end is open: xl reads and writes records of up
+ * to 4 MiB, and through Linux's default 64 KiB pipe every record took dozens of wake-ups of each side.
+ */
+export const STREAM_PIPE_BYTES = 8 << 20;
+
+/** Grows an open stream FIFO to STREAM_PIPE_BYTES (or the most this process may). */
+export const growStreamPipe = (fd: number): number => growPipe(fd, STREAM_PIPE_BYTES);
 
 /** Creates a FIFO (node has no mkfifo). */
 export async function makeFifo(path: string): Promise<void> {
