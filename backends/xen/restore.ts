@@ -4,10 +4,10 @@
  *  1. rebuild the original `xl save` stream byte for byte, which is the verification: every checksum
  *     of the image, every page read from a disk (refusing, with page and sector named, if the disk
  *     changed) and the whole stream's hash; each disk's whole-content hash is computed meanwhile and
- *     must match. By default the stream is staged in a file beside the image, and
- *  2. `xl restore -p` reads it once all of step 1 has passed: nothing unproven reaches Xen. With
- *     `--stream fifo` nothing is staged: xl restores from a FIFO while the stream is rebuilt and
- *     checked, into a domain it leaves paused; any failure destroys that domain;
+ *     must match. By default nothing is staged:
+ *  2. `xl restore -p` reads the stream from a FIFO as it is rebuilt and checked, into a domain it leaves
+ *     paused; any failure destroys that domain. With `--stream file` the stream is staged in a file
+ *     beside the image and xl reads it once all of step 1 has passed;
  *  3. find the new domain (by the name in the saved config), attach the disk backend to it, hand the
  *     new tracking the pages step 1 read from the disks (its map starts with them), unpause.
  * Either way the domain runs only once every check has passed.
@@ -34,7 +34,7 @@ export interface XenRestoreOptions {
   /** Run the guest on a reflink copy of each disk, so the image stays restorable. */
   readonly cloneDisks?: boolean;
   readonly hasher: Hasher64;
-  /** How the stream reaches `xl restore` (default `file`, see StreamTransport in save.ts). */
+  /** How the stream reaches `xl restore` (default `fifo`, see StreamTransport in save.ts). */
   readonly transport?: StreamTransport;
 }
 
@@ -170,7 +170,7 @@ async function restoreWith(
     (pairs) => new Map(pairs),
   );
   hashes.catch(() => undefined);
-  const fifo = opts.transport === 'fifo';
+  const fifo = (opts.transport ?? 'fifo') === 'fifo';
   let staged: Staged | undefined;
   let name: string;
   try {

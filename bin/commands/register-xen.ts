@@ -11,15 +11,18 @@ const DOM0 = 'Runs in a Xen 4.17 dom0 as root; elsewhere it exits 2 naming the m
 const LOG_DIRTY_MS = 1000;
 
 /** Declares the `xen` commands, and `trace record`, on the program (owned by the xen work; kept apart from cli.ts). */
-/** How the `xl` stream passes between xl and leanckpt (see StreamTransport in backends/xen/save.ts). */
-const streamOption = (): Option =>
+/**
+ * How the `xl` stream passes between xl and leanckpt (see StreamTransport in backends/xen/save.ts); the
+ * default is the faster of the two in the lab for each command.
+ */
+const streamOption = (fallback: 'file' | 'fifo'): Option =>
   new Option(
     '--stream <via>',
     'how the xl stream passes: "file", a temporary file beside the image (needs the stream\'s size in ' +
-      'free space meanwhile; faster in the lab), or "fifo", a named pipe (nothing on disk)',
+      'free space meanwhile), or "fifo", a named pipe (nothing on disk)',
   )
     .choices(['file', 'fifo'])
-    .default('file');
+    .default(fallback);
 
 export function registerXenCommands(program: Command): void {
   const xen = program
@@ -111,7 +114,7 @@ export function registerXenCommands(program: Command): void {
     .argument('<domain>', 'domain id or name')
     .argument('<image>', 'the image to write (atomically)')
     .option('--keep-running', 'keep the domain running (the disks are copied, reflinked where possible)')
-    .addOption(streamOption())
+    .addOption(streamOption('file'))
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
@@ -136,9 +139,11 @@ export function registerXenCommands(program: Command): void {
     .summary('verify an image against its disks and restore it with xl')
     .description(
       'Restore a leanckpt Xen image: rebuild the stream for `xl restore -p`, verifying every page read\n' +
-        "from a disk (refusing, naming page and sector, if the disk changed) and each disk's whole content\n" +
-        'before xl sees any of it; then attach the disk backend for the new domain in a background\n' +
-        `tracking process, and unpause it. ${DOM0}`,
+        "from a disk (refusing, naming page and sector, if the disk changed), the whole stream's hash and\n" +
+        "each disk's whole content; `xl restore -p` reads the stream as it is rebuilt (--stream fifo) or\n" +
+        'once it is all checked (--stream file), and the domain is destroyed, never run, if any check\n' +
+        'fails. Then attach the disk backend for the new domain in a background tracking process, and\n' +
+        `unpause it. ${DOM0}`,
     )
     .argument('<image>', 'a leanckpt Xen image')
     .option(
@@ -153,7 +158,7 @@ export function registerXenCommands(program: Command): void {
       positiveInt('--log-dirty-ms'),
       LOG_DIRTY_MS,
     )
-    .addOption(streamOption())
+    .addOption(streamOption('fifo'))
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',

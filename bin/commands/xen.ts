@@ -248,7 +248,7 @@ export function xenRestore(image: string, opts: XenRestoreFlags): Promise<XenRes
     return restoreDomain(image, c.get(XEN_TOKENS.Attacher), {
       disks,
       hasher: c.get(TOKENS.Hasher),
-      transport: opts.stream ?? 'file',
+      transport: opts.stream ?? 'fifo',
     });
   });
 }

@@ -6,11 +6,12 @@
 # on it, a plain `xl save`/`xl restore` of the same guest for the size and time comparison, and a
 # restore from a changed disk that must be refused. Options (LAB_ARGS): mem=<MiB> workload=<name>
 # guests="pv pvh" oracle=yes prof=yes (CPU profiles of each save and restore into the results' prof/)
-# stream=file|fifo (how `xen save`/`xen restore` pass the xl stream) fs=4k|1k (the data disk's ext4
-# block size) vcpus=<n> keep=yes (a `xen save --keep-running`: the guest must go on working, and the
-# image, restored from its frozen disk copy after the guest is destroyed, must pass the guest's check).
+# stream=file|fifo (how `xen save`/`xen restore` pass the xl stream; by default each command's own)
+# fs=4k|1k (the data disk's ext4 block size) vcpus=<n> keep=yes (a `xen save --keep-running`: the
+# guest must go on working, and the image, restored from its frozen disk copy after the guest is
+# destroyed, must pass the guest's check).
 . "$LAB_LIB"
-mem=256 workload=read-heavy guests="pv" oracle=no prof=no stream=file fs=4k vcpus=1 keep=no
+mem=256 workload=read-heavy guests="pv" oracle=no prof=no stream=default fs=4k vcpus=1 keep=no
 for kv in ${LAB_ARGS:-}; do
   case $kv in mem=* | workload=* | oracle=* | prof=* | stream=* | fs=* | vcpus=* | keep=*) eval "${kv%%=*}=\${kv#*=}" ;; guests=*) guests=${kv#*=} guests=${guests//,/ } ;; esac
 done
@@ -64,8 +65,10 @@ lck_prof() {
   fi
 }
 # lck_save NAME IMAGE JSON [OPTIONS...]
-lck_save() { lck_prof xen save "$1" "$2" --stream "$stream" --json "${@:4}" >"$3"; }
-lck_restore() { xl destroy "$1" >/dev/null 2>&1; lck_prof xen restore "$2" --stream "$stream" --json >"$3"; }
+via=()
+if [ "$stream" != default ]; then via=(--stream "$stream"); fi
+lck_save() { lck_prof xen save "$1" "$2" "${via[@]}" --json "${@:4}" >"$3"; }
+lck_restore() { xl destroy "$1" >/dev/null 2>&1; lck_prof xen restore "$2" "${via[@]}" --json >"$3"; }
 dump_logs() {
   cat "$LEANCKPT_RUN_DIR"/*.log "$LAB_RESULTS"/*-tracking.log 2>/dev/null | tail -n 20 | sed 's/^/LOG daemon: /'
   cp "$LEANCKPT_RUN_DIR"/*.log "$LAB_RESULTS/" 2>/dev/null
