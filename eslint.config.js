@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'bench/results/', 'coverage/'] },
+  { ignores: ['node_modules/', 'bench/results/', 'bench/.prof/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
