@@ -12,6 +12,18 @@ export function positiveInt(name: string) {
   };
 }
 
+/**
+ * A log-dirty epoch length in ms; 0 turns log-dirty off (memory writes are then caught only by the
+ * save's check of every page it leaves out, as on a hypervisor without log-dirty).
+ */
+export function logDirtyMs(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
+    throw new InvalidArgumentError(`--log-dirty-ms must be a whole number of ms (0: off), got "${value}"`);
+  }
+  return n;
+}
+
 const UNITS: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
 
 /** Parses "4G", "512M", "64k", "1073741824" into bytes; a whole number of 4 KiB pages. */

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { positiveInt } from '../options.ts';
+import { logDirtyMs, positiveInt } from '../options.ts';
 import type { XenRestoreFlags, XenSaveFlags, XenTrackOptions } from './xen.ts';
 import { EXIT, ExitError } from '../exit-codes.ts';
 
@@ -48,7 +48,7 @@ export function registerXenCommands(program: Command): void {
       [],
     )
     .option('--daemon', 'track in a background process and return')
-    .option('--log-dirty-ms <ms>', 'log-dirty epoch length', positiveInt('--log-dirty-ms'), LOG_DIRTY_MS)
+    .option('--log-dirty-ms <ms>', 'log-dirty epoch length (0: off)', logDirtyMs, LOG_DIRTY_MS)
     .option('--record <trace>', "record the domain's whole event stream (each save adds a checkpoint)")
     .option('--json', 'print the result as JSON')
     .addHelpText(
@@ -84,7 +84,7 @@ export function registerXenCommands(program: Command): void {
     )
     .argument('[domain]', 'domain id or name')
     .option('--disk <vdev=file>', 'a raw disk image served as vdev (repeatable)', collect, [])
-    .option('--log-dirty-ms <ms>', 'log-dirty epoch length', positiveInt('--log-dirty-ms'), LOG_DIRTY_MS)
+    .option('--log-dirty-ms <ms>', 'log-dirty epoch length (0: off)', logDirtyMs, LOG_DIRTY_MS)
     .option('--unpause', 'unpause the domain once the backend is attached')
     .option('--record <trace>', "record the domain's whole event stream (each save adds a checkpoint)")
     // `xen restore` starts its tracking process ahead and tells it the domain and options later.
@@ -154,8 +154,8 @@ export function registerXenCommands(program: Command): void {
     )
     .option(
       '--log-dirty-ms <ms>',
-      'log-dirty epoch length of the new tracking',
-      positiveInt('--log-dirty-ms'),
+      'log-dirty epoch length of the new tracking (0: off)',
+      logDirtyMs,
       LOG_DIRTY_MS,
     )
     .addOption(streamOption('fifo'))

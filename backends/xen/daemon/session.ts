@@ -16,6 +16,7 @@ import type { DeviceStats } from '../blkif/device.ts';
 import type { DiskStore } from '../blkif/ports.ts';
 import { LogDirtyEpochs, type LogDirtyStatus } from '../logdirty/epochs.ts';
 import { contentProbe, type PrefetchingProbe } from '../logdirty/probe.ts';
+import { switchedOff } from '../logdirty/ports.ts';
 import type { PageMapView, TrackedDisk, TrackedDomain } from '../tracked-domain.ts';
 import { EventBus } from './event-bus.ts';
 import type { DomainHost } from './host.ts';
@@ -25,7 +26,11 @@ export interface SessionDisk extends TrackedDisk {
   readonly store: DiskStore;
 }
 
+/** How often deferred adoption retries when there are no log-dirty epochs to pace it. */
+const ADOPTION_RETRY_MS = 1000;
+
 export interface SessionOptions {
+  /** Log-dirty epoch length; 0: log-dirty off. */
   readonly logDirtyMs: number;
   readonly hasher: Hasher64;
   /** Receives every event batch in stream order (trace recording); awaited in order. */
@@ -84,7 +89,10 @@ export class TrackingSession implements TrackedDomain {
         this.probe.forget();
       },
     };
-    this.logDirty = new LogDirtyEpochs(host.logDirty, dirtySink, host.pageCount, opts.logDirtyMs, log);
+    this.logDirty =
+      opts.logDirtyMs > 0
+        ? new LogDirtyEpochs(host.logDirty, dirtySink, host.pageCount, opts.logDirtyMs, log)
+        : new LogDirtyEpochs(switchedOff(host.logDirty), dirtySink, host.pageCount, ADOPTION_RETRY_MS, log);
     const haveLogDirty = this.logDirty.start();
     if (!haveLogDirty) log(`log-dirty unavailable: ${this.logDirty.status().reason ?? 'unknown reason'}`);
     const geometry = {
@@ -301,7 +309,7 @@ export class TrackingSession implements TrackedDomain {
           `deferred adoption failed: ${err instanceof Error ? err.message : String(err)}`,
         );
       });
-    }, this.opts.logDirtyMs);
+    }, this.opts.logDirtyMs || ADOPTION_RETRY_MS);
     timer.unref();
     this.timers.push(timer);
   }

@@ -13,3 +13,18 @@ export interface LogDirtyPort {
    */
   clean(final: boolean): Uint8Array;
 }
+
+/**
+ * A port whose log-dirty is switched off by the user (`--log-dirty-ms 0`): tracking then runs as where
+ * the hypervisor has none, and every page a save leaves out is still checked against the disk.
+ */
+export function switchedOff(port: LogDirtyPort): LogDirtyPort {
+  return {
+    pages: port.pages,
+    enable: () => 'turned off (--log-dirty-ms 0)',
+    disable: () => {},
+    clean: () => {
+      throw new Error('log-dirty is turned off');
+    },
+  };
+}

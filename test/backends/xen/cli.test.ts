@@ -35,6 +35,15 @@ describe('xen command line', () => {
     expect(save.out).toMatch(/--json/);
   });
 
+  it('takes --log-dirty-ms 0 (off) and refuses a malformed length by name', async () => {
+    const r = await leanckpt('xen', 'create', 'g.cfg', '--log-dirty-ms', 'fast');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('--log-dirty-ms must be a whole number of ms (0: off), got "fast"');
+    expect((await leanckpt('xen', 'create', '--help')).out).toMatch(
+      /--log-dirty-ms <ms>\s+log-dirty epoch length \(0: off\)/,
+    );
+  });
+
   it('names a missing device node', () => {
     expect(() => requireDevice('/dev/xen/no-such-device')).toThrow(XenUnavailableError);
     expect(() => requireDevice('/dev/xen/no-such-device')).toThrow(

@@ -108,6 +108,21 @@ describe('tracking session', () => {
     await session.release();
   });
 
+  it('turns log-dirty off with --log-dirty-ms 0, says so, and still tracks disk I/O', async () => {
+    const { session, front, guest, logDirty } = await setup({ logDirtyMs: 0 });
+    const st = session.status();
+    expect(st.logDirty.state).toBe('unavailable');
+    expect(st.logDirty.reason).toBe('turned off (--log-dirty-ms 0)');
+    expect(guest.logDirtyOn).toBe(false);
+    await front.request({ op: 'read', sector: 32, segs: [{ pfn: 11 }] });
+    expect(mapped(session, 11)).toBe(32);
+    expect((await session.quiesce()).get(11)).toEqual({ disk: XVDA, sector: 32 });
+    await session.resume();
+    expect(guest.logDirtyOn).toBe(false);
+    expect(logDirty.cleans).toBe(0);
+    await session.release();
+  });
+
   it('records the real event stream as a v1 trace that replays to the same map', async () => {
     const path = join(dir, 'rec.jsonl');
     const writer = await TraceWriter.create(

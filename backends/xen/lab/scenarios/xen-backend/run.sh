@@ -9,17 +9,18 @@
 # stream=file|fifo (how `xen save`/`xen restore` pass the xl stream; by default each command's own)
 # fs=4k|1k (the data disk's ext4 block size) vcpus=<n> keep=yes (a `xen save --keep-running`: the
 # guest must go on working, and the image, restored from its frozen disk copy after the guest is
-# destroyed, must pass the guest's check).
+# destroyed, must pass the guest's check) logdirty_ms=<ms> (the tracking's log-dirty epoch; 0: off).
 . "$LAB_LIB"
-mem=256 workload=read-heavy guests="pv" oracle=no prof=no stream=default fs=4k vcpus=1 keep=no
+mem=256 workload=read-heavy guests="pv" oracle=no prof=no stream=default fs=4k vcpus=1 keep=no logdirty_ms=1000
 for kv in ${LAB_ARGS:-}; do
-  case $kv in mem=* | workload=* | oracle=* | prof=* | stream=* | fs=* | vcpus=* | keep=*) eval "${kv%%=*}=\${kv#*=}" ;; guests=*) guests=${kv#*=} guests=${guests//,/ } ;; esac
+  case $kv in mem=* | workload=* | oracle=* | prof=* | stream=* | fs=* | vcpus=* | keep=* | logdirty_ms=*) eval "${kv%%=*}=\${kv#*=}" ;; guests=*) guests=${kv#*=} guests=${guests//,/ } ;; esac
 done
 export GUEST_VCPUS=$vcpus
 lab_result guest_mem_mib "$mem"
 lab_result guest_workload "$workload"
 lab_result guest_fs_block "$fs"
 lab_result guest_vcpus "$vcpus"
+lab_result log_dirty_ms "$logdirty_ms"
 lab_result stream_transport "$stream"
 lab_result dom0_cpus "$(nproc)"
 export LEANCKPT_RUN_DIR=$LAB_WORK/run
@@ -40,6 +41,7 @@ json() { node -e "const r=JSON.parse(require('fs').readFileSync(process.argv[1],
 lck_create() {
   xl destroy "$1" >/dev/null 2>&1
   "${LCK[@]}" xen create "$LAB_WORK/$1.cfg" --disk "xvda=$2" --record "$LAB_RESULTS/$1-life.lctrace" \
+    --log-dirty-ms "$logdirty_ms" \
     >"$3" 2>"$LAB_RESULTS/$1-tracking.log" &
   local i
   for i in $(seq 1 600); do
@@ -68,7 +70,7 @@ lck_prof() {
 via=()
 if [ "$stream" != default ]; then via=(--stream "$stream"); fi
 lck_save() { lck_prof xen save "$1" "$2" "${via[@]}" --json "${@:4}" >"$3"; }
-lck_restore() { xl destroy "$1" >/dev/null 2>&1; lck_prof xen restore "$2" "${via[@]}" --json >"$3"; }
+lck_restore() { xl destroy "$1" >/dev/null 2>&1; lck_prof xen restore "$2" "${via[@]}" --log-dirty-ms "$logdirty_ms" --json >"$3"; }
 dump_logs() {
   cat "$LEANCKPT_RUN_DIR"/*.log "$LAB_RESULTS"/*-tracking.log 2>/dev/null | tail -n 20 | sed 's/^/LOG daemon: /'
   cp "$LEANCKPT_RUN_DIR"/*.log "$LAB_RESULTS/" 2>/dev/null
