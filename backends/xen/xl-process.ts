@@ -66,8 +66,18 @@ export const runXl = (args: readonly string[]): Promise<string> => startXl(args)
  */
 export const STREAM_PIPE_BYTES = 8 << 20;
 
-/** Grows an open stream FIFO to STREAM_PIPE_BYTES (or the most this process may). */
-export const growStreamPipe = (fd: number): number => growPipe(fd, STREAM_PIPE_BYTES);
+/**
+ * Grows an open stream FIFO to STREAM_PIPE_BYTES (or the most this process may); -1 if libc's fcntl
+ * cannot be reached. Never throws: xl is already running on the other end, and a save or restore that
+ * stopped here would leave it blocked on the FIFO, while a small pipe is only slower.
+ */
+export function growStreamPipe(fd: number): number {
+  try {
+    return growPipe(fd, STREAM_PIPE_BYTES);
+  } catch {
+    return -1;
+  }
+}
 
 /** Creates a FIFO (node has no mkfifo). */
 export async function makeFifo(path: string): Promise<void> {
