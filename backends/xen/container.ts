@@ -10,6 +10,8 @@ import type { DomainHost } from './daemon/host.ts';
 import { socketPath } from './daemon/paths.ts';
 import { spawningAttacher } from './daemon/spawn.ts';
 import { openXenHost } from './daemon/xen-host.ts';
+import type { GuestMemory } from './fill.ts';
+import { openGuestMemory } from './guest-memory.ts';
 import type { DomainAttacher } from './tracked-domain.ts';
 
 export const XEN_TOKENS = {
@@ -20,6 +22,10 @@ export const XEN_TOKENS = {
     (domid: number) => Promise<RemoteTrackedDomain>
   >,
   Attacher: Symbol.for('leanckpt.xen.Attacher') as ServiceIdentifier<DomainAttacher>,
+  /** Writable access to the pages of a domain `xl restore -p` left paused (a restore's direct fill). */
+  GuestMemory: Symbol.for('leanckpt.xen.GuestMemory') as ServiceIdentifier<
+    (domid: number, pfns: readonly Uint32Array[]) => GuestMemory
+  >,
 } as const;
 
 export interface XenConfig {
@@ -32,5 +38,6 @@ export async function xenContainer(cfg: XenConfig): Promise<Container> {
   c.bind(XEN_TOKENS.HostFactory).toConstantValue(openXenHost);
   c.bind(XEN_TOKENS.Tracked).toConstantValue((domid) => RemoteTrackedDomain.connect(socketPath(domid)));
   c.bind(XEN_TOKENS.Attacher).toConstantValue(spawningAttacher(cfg.logDirtyMs));
+  c.bind(XEN_TOKENS.GuestMemory).toConstantValue(openGuestMemory);
   return c;
 }

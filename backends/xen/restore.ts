@@ -1,16 +1,18 @@
 /**
  * `leanckpt xen restore`: brings a Xen image back as a running domain.
  *  0. start the new tracking process ahead (DomainAttacher.prepare), so its start overlaps the rest;
- *  1. rebuild the original `xl save` stream byte for byte, which is the verification: every checksum
- *     of the image, every page read from a disk (refusing, with page and sector named, if the disk
- *     changed) and the whole stream's hash; each disk's whole-content hash is computed meanwhile and
- *     must match. By default nothing is staged:
- *  2. `xl restore -p` reads the stream from a FIFO as it is rebuilt and checked, into a domain it leaves
- *     paused; any failure destroys that domain. With `--stream file` the stream is staged in a file
- *     beside the image and xl reads it once all of step 1 has passed;
- *  3. find the new domain (by the name in the saved config), attach the disk backend to it, hand the
- *     new tracking the pages step 1 read from the disks (its map starts with them), unpause.
- * Either way the domain runs only once every check has passed.
+ *  1. hand `xl restore -p` a stream, from a FIFO as it is produced (default) or staged in a file beside
+ *     the image (`--stream file`); xl leaves the domain it builds paused. Two ways (`--fill`):
+ *     - direct (default): the sparse stream (image/sparse.ts), without the pages the image left out; xl
+ *       only allocates those, and they are then written straight into the paused domain from the disks
+ *       and zeroed, each disk page checked by its hash where it lies in guest memory (fill.ts);
+ *     - stream: the original `xl save` stream rebuilt byte for byte, which is the verification: every
+ *       page read from a disk against its hash, and the whole stream's hash.
+ *     Either way every image record's checksum is checked, and a disk that changed is refused with page
+ *     and sector named. Each disk's whole-content hash is computed meanwhile and must match.
+ *  2. find the new domain (by the name in the saved config), attach the disk backend to it, hand the
+ *     new tracking the pages read from the disks (its map starts with them), unpause.
+ * The domain runs only once every check has passed; any failure destroys it.
  */
 import { constants } from 'node:fs';
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
@@ -18,14 +20,15 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { RestoreError } from '../../core/errors.ts';
 import type { Hasher64 } from '../../core/hash.ts';
-import type { BlockStore } from '../../core/ports.ts';
 import { diskFileStore, fileSectors, freezeCopy, hashFile, type DiskFile } from './disk-files.ts';
 import type { XenDisk } from './image/format.ts';
 import { XenImageReader } from './image/reader.ts';
-import { contentIdentity, rebuildXenStream, type RebuildResult } from './image/rebuild.ts';
+import { contentIdentity, rebuildXenStream, type StreamSink } from './image/rebuild.ts';
+import { sparseXenStream } from './image/sparse.ts';
+import { fillGuestMemory, type FillResult, type GuestMemory } from './fill.ts';
 import type { StreamTransport } from './save.ts';
 import { XL_HEADER_SIZE } from './stream/format.ts';
-import type { AdoptionReport, DomainAttacher, RestoredDisk } from './tracked-domain.ts';
+import type { AdoptionReport, DomainAttacher, RestoredDisk, RestoredMap } from './tracked-domain.ts';
 import { growStreamPipe, makeFifo, runXl, startXl } from './xl-process.ts';
 
 export interface XenRestoreOptions {
@@ -36,23 +39,38 @@ export interface XenRestoreOptions {
   readonly hasher: Hasher64;
   /** How the stream reaches `xl restore` (default `fifo`, see StreamTransport in save.ts). */
   readonly transport?: StreamTransport;
+  /** How left-out pages come back (default `direct`): see the top of this file. */
+  readonly fill?: FillMode;
+  /** Writable access to a paused domain's pages, for `fill: 'direct'` (all the pfns it will map). */
+  readonly memory?: (domid: number, pfns: readonly Uint32Array[]) => GuestMemory | Promise<GuestMemory>;
 }
+
+/** `direct`: a sparse stream, then the pages written into the paused domain; `stream`: the whole stream. */
+export type FillMode = 'direct' | 'stream';
 
 export interface XenRestoreResult {
   readonly image: string;
   readonly domid: number;
   readonly name: string;
   readonly guest: 'pv' | 'hvm';
+  readonly fill: FillMode;
   readonly disks: readonly RestoredDisk[];
   readonly pagesMapped: number;
   /** What the new tracking process did with those pages (absent if the attacher takes none). */
   readonly adoption?: AdoptionReport;
+  /** Bytes of the saved `xl save` stream. */
   readonly streamBytes: number;
+  /** Bytes `xl restore` read: the stream, or the sparse stream of a direct fill. */
+  readonly xlBytes: number;
   readonly imageBytes: number;
   readonly diskReads: number;
   readonly ms: {
+    /** Up to xl's start: the image's header, the saved domain name, no domain of that name. */
     readonly verify: number;
+    /** Producing the stream and `xl restore` reading it. */
     readonly restore: number;
+    /** Direct fill: writing and checking the left-out pages (0 for `stream`). */
+    readonly fill: number;
     readonly attach: number;
     readonly total: number;
   };
@@ -165,13 +183,13 @@ async function restoreWith(
   await first.return(undefined);
   const files = await diskFiles(header.disks, opts.disks ?? {});
   const blocks = diskFileStore(files);
-  // The disks' content hashes are computed alongside the rest, and checked before xl runs.
+  // The disks' content hashes are computed alongside the rest, and checked before the domain runs.
   const hashes = Promise.all(files.map(async (f) => [f.id, await hashFile(f.path, hasher)] as const)).then(
     (pairs) => new Map(pairs),
   );
   hashes.catch(() => undefined);
-  const fifo = (opts.transport ?? 'fifo') === 'fifo';
-  let staged: Staged | undefined;
+  const transport = opts.transport ?? 'fifo';
+  const fill = opts.fill ?? 'direct';
   let name: string;
   try {
     name = await savedDomainName(image, hasher);
@@ -184,38 +202,71 @@ async function restoreWith(
         `a domain named ${name} exists already (domid ${clash}): destroy or rename it first`,
       );
     }
-    // The rebuild is the verification (each page against its hash, then the whole stream's): staged
-    // in a file, xl sees the file only once it is complete and the disks' content checked. Through a
-    // FIFO, xl reads the stream as it is rebuilt and checked, into a domain it leaves paused (-p):
-    // any failure destroys it, and it is unpaused only once everything passed.
-    if (!fifo) {
-      staged = await stageStream(image, blocks, hasher);
-      await checkContent(header.disks, staged.rebuilt.diskHashes, hashes);
-    }
   } catch (e) {
-    if (staged) await rm(staged.path, { force: true });
     blocks.close();
     throw e;
   }
   const t1 = performance.now();
 
-  let rebuilt: RebuildResult;
+  let restored: Restored;
+  let domid: number;
+  let t2: number;
   try {
-    rebuilt = staged ? await restoreFromFile(staged) : await restoreThroughFifo(image, blocks, hasher);
-    if (!staged) await checkContent(header.disks, rebuilt.diskHashes, hashes);
+    // Staged in a file, xl sees the stream only once it is complete; a rebuilt stream is then also
+    // proven (every page, the stream's hash) and the disks' content checked before xl reads a byte.
+    // Through a FIFO, xl reads the stream as it is produced into a domain it leaves paused (-p).
+    const check = (r: { diskHashes: ReadonlyMap<number, bigint> }) =>
+      checkContent(header.disks, r.diskHashes, hashes);
+    if (fill === 'stream') {
+      const produce = (sink: StreamSink) =>
+        rebuildXenStream(image, blocks, hasher, sink, { collectMap: true });
+      const rebuilt = await (transport === 'file'
+        ? xlRestoreStaged(image, produce, check)
+        : xlRestoreFifo(produce));
+      await check(rebuilt);
+      domid = await restoredDomid(name);
+      t2 = performance.now();
+      restored = {
+        guest: rebuilt.end.guest,
+        map: rebuilt.map,
+        pagesMapped: rebuilt.pagesMapped,
+        diskReads: rebuilt.diskReads,
+        streamBytes: rebuilt.bytes,
+        xlBytes: rebuilt.bytes,
+      };
+    } else {
+      const produce = (sink: StreamSink) => sparseXenStream(image, hasher, sink);
+      const sparse = await (transport === 'file' ? xlRestoreStaged(image, produce) : xlRestoreFifo(produce));
+      domid = await restoredDomid(name);
+      t2 = performance.now();
+      const { plan } = sparse;
+      if (!opts.memory) throw new Error('a direct fill needs access to guest memory');
+      const memory = await opts.memory(domid, [plan.zero, plan.mapped.pfn]);
+      let filled: FillResult;
+      try {
+        filled = await fillGuestMemory(plan, memory, blocks, hasher);
+      } finally {
+        memory.close();
+      }
+      await check(sparse);
+      restored = {
+        guest: sparse.end.guest,
+        map: plan.mapped,
+        pagesMapped: filled.pagesFromDisk,
+        diskReads: filled.diskReads,
+        streamBytes: sparse.end.streamBytes,
+        xlBytes: sparse.bytes,
+      };
+    }
   } catch (e) {
-    // A domain xl created from a stream we could not finish must not run.
+    // A domain xl created from a stream or fill we could not finish must not run.
     await runXl(['destroy', name]).catch(() => undefined);
     throw e;
   } finally {
     blocks.close();
   }
-  const t2 = performance.now();
+  const t3 = performance.now();
 
-  const domid = Number((await runXl(['domid', name])).trim());
-  if (!Number.isSafeInteger(domid) || domid <= 0) {
-    throw new RestoreError(`xl restore finished but \`xl domid ${name}\` gave no domain id`);
-  }
   const disks: RestoredDisk[] = [];
   let adoption: AdoptionReport | undefined;
   try {
@@ -230,27 +281,47 @@ async function restoreWith(
     }
     // Handed over while the domain is still paused (xl restore -p): see TrackingSession.adoptRestored.
     // Without the map (it could not be read) the domain runs all the same, its tracking starts empty.
-    const restored = rebuilt.map;
-    adoption = (await attacher.attach(domid, disks, restored)) ?? undefined;
+    adoption = (await attacher.attach(domid, disks, restored.map)) ?? undefined;
     await runXl(['unpause', String(domid)]);
   } catch (e) {
     await runXl(['destroy', String(domid)]).catch(() => undefined);
     throw e;
   }
-  const t3 = performance.now();
+  const t4 = performance.now();
   return {
     image,
     domid,
     name,
-    guest: rebuilt.end.guest,
+    guest: restored.guest,
+    fill,
     disks,
-    pagesMapped: rebuilt.pagesMapped,
+    pagesMapped: restored.pagesMapped,
     ...(adoption ? { adoption } : {}),
-    streamBytes: rebuilt.bytes,
+    streamBytes: restored.streamBytes,
+    xlBytes: restored.xlBytes,
     imageBytes: header.size,
-    diskReads: rebuilt.diskReads,
-    ms: { verify: t1 - t0, restore: t2 - t1, attach: t3 - t2, total: t3 - t0 },
+    diskReads: restored.diskReads,
+    ms: { verify: t1 - t0, restore: t2 - t1, fill: t3 - t2, attach: t4 - t3, total: t4 - t0 },
   };
+}
+
+/** What either way of restoring learnt, for the attach and the result. */
+interface Restored {
+  readonly guest: 'pv' | 'hvm';
+  readonly map: RestoredMap | undefined;
+  readonly pagesMapped: number;
+  readonly diskReads: number;
+  readonly streamBytes: number;
+  readonly xlBytes: number;
+}
+
+/** The domain `xl restore` has just created under `name`. */
+async function restoredDomid(name: string): Promise<number> {
+  const domid = Number((await runXl(['domid', name])).trim());
+  if (!Number.isSafeInteger(domid) || domid <= 0) {
+    throw new RestoreError(`xl restore finished but \`xl domid ${name}\` gave no domain id`);
+  }
+  return domid;
 }
 
 const writeAll = (file: FileHandle) => async (bytes: Uint8Array) => {
@@ -258,46 +329,34 @@ const writeAll = (file: FileHandle) => async (bytes: Uint8Array) => {
   while (at < bytes.length) at += (await file.write(bytes, at, bytes.length - at)).bytesWritten;
 };
 
-interface Staged {
-  readonly path: string;
-  readonly rebuilt: RebuildResult;
-}
-
-/** Rebuilds the stream into a file beside the image (removed again on failure). */
-async function stageStream(image: string, blocks: BlockStore, hasher: Hasher64): Promise<Staged> {
+/**
+ * Stages what `produce` writes in a file beside the image, runs `check` on its outcome, then has
+ * `xl restore -p` read the file; the file is removed afterwards, whatever happened.
+ */
+async function xlRestoreStaged<T>(
+  image: string,
+  produce: (sink: StreamSink) => Promise<T>,
+  check?: (result: T) => Promise<void>,
+): Promise<T> {
   const path = join(dirname(image), `.${basename(image)}.xlstream-${process.pid}`);
   try {
     const file = await open(path, 'wx');
+    let result: T;
     try {
-      return {
-        path,
-        rebuilt: await rebuildXenStream(image, blocks, hasher, writeAll(file), { collectMap: true }),
-      };
+      result = await produce(writeAll(file));
     } finally {
       await file.close();
     }
-  } catch (e) {
-    await rm(path, { force: true });
-    throw e;
-  }
-}
-
-/** `xl restore` from the staged file (the lab's faster path), which is removed afterwards. */
-async function restoreFromFile(staged: Staged): Promise<RebuildResult> {
-  try {
-    await runXl(['restore', '-p', '-e', staged.path]);
-    return staged.rebuilt;
+    await check?.(result);
+    await runXl(['restore', '-p', '-e', path]);
+    return result;
   } finally {
-    await rm(staged.path, { force: true });
+    await rm(path, { force: true });
   }
 }
 
-/** Rebuilds the stream into a FIFO that `xl restore` reads while it is produced: nothing on disk. */
-async function restoreThroughFifo(
-  image: string,
-  blocks: BlockStore,
-  hasher: Hasher64,
-): Promise<RebuildResult> {
+/** Has `xl restore -p` read what `produce` writes through a FIFO as it is written: nothing on disk. */
+async function xlRestoreFifo<T>(produce: (sink: StreamSink) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'leanckpt-restore-'));
   const fifo = join(dir, 'stream');
   try {
@@ -315,9 +374,9 @@ async function restoreThroughFifo(
     );
     const out = await open(fifo, 'w');
     growStreamPipe(out.fd);
-    let rebuilt: RebuildResult;
+    let result: T;
     try {
-      rebuilt = await rebuildXenStream(image, blocks, hasher, writeAll(out), { collectMap: true });
+      result = await produce(writeAll(out));
     } catch (e) {
       xl.kill();
       const xlError = await Promise.race([failed, new Promise((r) => setTimeout(r, 2000, undefined))]);
@@ -327,7 +386,7 @@ async function restoreThroughFifo(
       await out.close();
     }
     await xl.done;
-    return rebuilt;
+    return result;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

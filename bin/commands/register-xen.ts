@@ -138,12 +138,15 @@ export function registerXenCommands(program: Command): void {
     .command('restore')
     .summary('verify an image against its disks and restore it with xl')
     .description(
-      'Restore a leanckpt Xen image: rebuild the stream for `xl restore -p`, verifying every page read\n' +
-        "from a disk (refusing, naming page and sector, if the disk changed), the whole stream's hash and\n" +
-        "each disk's whole content; `xl restore -p` reads the stream as it is rebuilt (--stream fifo) or\n" +
-        'once it is all checked (--stream file), and the domain is destroyed, never run, if any check\n' +
-        'fails. Then attach the disk backend for the new domain in a background tracking process, and\n' +
-        `unpause it. ${DOM0}`,
+      'Restore a leanckpt Xen image into a domain `xl restore -p` builds and leaves paused. By default\n' +
+        '(--fill direct) xl reads only the pages the image holds, and allocates the ones it left out;\n' +
+        'leanckpt then zeroes those that were zero and reads the others from the disks straight into the\n' +
+        'paused domain, checking each by its hash where it lies in guest memory. --fill stream instead\n' +
+        'rebuilds the original `xl save` stream byte for byte and checks its hash. Either way every image\n' +
+        "checksum and each disk's whole content are checked, a changed disk is refused naming page and\n" +
+        'sector, and the domain is destroyed, never run, if any check fails. xl reads the stream as it is\n' +
+        'produced (--stream fifo) or once it is complete (--stream file). Then attach the disk backend for\n' +
+        `the new domain in a background tracking process, and unpause it. ${DOM0}`,
     )
     .argument('<image>', 'a leanckpt Xen image')
     .option(
@@ -159,11 +162,21 @@ export function registerXenCommands(program: Command): void {
       LOG_DIRTY_MS,
     )
     .addOption(streamOption('fifo'))
+    .addOption(
+      new Option(
+        '--fill <how>',
+        'how the pages the image left out come back: "direct", written into the paused domain after xl ' +
+          'has read the rest, or "stream", inside the rebuilt original stream',
+      )
+        .choices(['direct', 'stream'])
+        .default('direct'),
+    )
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
       examples(
         'leanckpt xen restore /srv/ckpt/guest1.lckx',
+        'leanckpt xen restore g.lckx --fill stream --stream file',
         'leanckpt xen restore g.lckx --disk xvda=/srv/copy.img --json',
       ),
     )

@@ -236,6 +236,7 @@ export interface XenRestoreFlags {
   disk: string[];
   logDirtyMs: number;
   stream?: 'file' | 'fifo';
+  fill?: 'direct' | 'stream';
 }
 
 export function xenRestore(image: string, opts: XenRestoreFlags): Promise<XenRestoreResult> {
@@ -249,6 +250,8 @@ export function xenRestore(image: string, opts: XenRestoreFlags): Promise<XenRes
       disks,
       hasher: c.get(TOKENS.Hasher),
       transport: opts.stream ?? 'fifo',
+      fill: opts.fill ?? 'direct',
+      memory: c.get(XEN_TOKENS.GuestMemory),
     });
   });
 }

@@ -59,6 +59,7 @@ interface Fns {
   pause(x: Ptr, d: number): number;
   unpause(x: Ptr, d: number): number;
   gnttabVersion(x: Ptr, d: number): number;
+  pfnTypes(x: Ptr, d: number, n: number, arr: BigUint64Array): number;
 }
 
 let fns: Fns | undefined;
@@ -87,6 +88,10 @@ function load(): Fns {
     pause: cfunc(lib, 'int xc_domain_pause(void *x, uint32_t d)'),
     unpause: cfunc(lib, 'int xc_domain_unpause(void *x, uint32_t d)'),
     gnttabVersion: cfunc(lib, 'int xc_gnttab_get_version(void *x, uint32_t d)'),
+    pfnTypes: cfunc(
+      lib,
+      'int xc_get_pfn_type_batch(void *x, uint32_t d, unsigned int num, _Inout_ uint64_t *arr)',
+    ),
   };
   return fns;
 }
@@ -158,6 +163,19 @@ export class XenCtrl {
 
   gnttabVersion(domid: number): number {
     return this.f.gnttabVersion(this.xch, domid);
+  }
+
+  /**
+   * XEN_DOMCTL_getpageframeinfo3: replaces each frame of `frames` by its type word (XEN_DOMCTL_PFINFO_*),
+   * XTAB for a frame `domid` does not own. Xen takes at most 1024 frames a call.
+   */
+  pageTypes(domid: number, frames: BigUint64Array): void {
+    for (let at = 0; at < frames.length; at += 1024) {
+      // A copy, not a view: what koffi is handed starts at the array's own first byte.
+      const part = frames.slice(at, at + 1024);
+      check(this.f.pfnTypes(this.xch, domid, part.length, part) === 0, `xc_get_pfn_type_batch(${domid})`);
+      frames.set(part, at);
+    }
   }
 
   /** SHADOW_OP_* without a bitmap: 0, or the errno it failed with. */

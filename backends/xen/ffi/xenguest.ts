@@ -29,7 +29,11 @@ function load(): Fns {
 }
 
 /** The global M2P, read-only: entry i is the PFN owning machine frame i (for its owner only). */
-export function mapM2p(xc: XenCtrl): { lookup(mfn: bigint): bigint | undefined } {
+export function mapM2p(xc: XenCtrl): {
+  lookup(mfn: bigint): bigint | undefined;
+  /** The whole table: entry i for machine frame i. */
+  readonly table: BigUint64Array;
+} {
   const f = load();
   const out = [0n];
   check(f.maxRamPage(xc.raw, out) >= 0, 'xc_maximum_ram_page');
@@ -37,7 +41,7 @@ export function mapM2p(xc: XenCtrl): { lookup(mfn: bigint): bigint | undefined }
   const m2p = f.mapM2p(xc.raw, maxMfn, 1, null);
   check(!isNull(m2p), 'xc_map_m2p');
   const table = new BigUint64Array(koffi().view(m2p, (maxMfn + 1) * 8));
-  return { lookup: (mfn) => (mfn <= BigInt(maxMfn) ? table[Number(mfn)] : undefined) };
+  return { table, lookup: (mfn) => (mfn <= BigInt(maxMfn) ? table[Number(mfn)] : undefined) };
 }
 
 /** A PV guest's p2m as libxenguest maps it; `refresh` re-maps it (the guest may rearrange it). */

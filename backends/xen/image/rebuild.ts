@@ -35,7 +35,7 @@ export interface VerifyResult {
   readonly imageBytes: number;
 }
 
-const mismatch = (
+export const mismatch = (
   pfn: number,
   disk: number,
   sector: number,

@@ -3,6 +3,7 @@
  * on this machine): FIFO plumbing, the order of xl calls, disk freezing, refusal of a changed disk.
  */
 import { execFileSync } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import { access, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -19,7 +20,8 @@ import type {
 } from '../../../../backends/xen/tracked-domain.ts';
 import { tempDir } from '../../../support/image-fakes.ts';
 import { buildGuest, DISK_ID, type Guest, type PageKind } from '../fixtures/guest.ts';
-import { streamBytes } from '../fixtures/stream-fixture.ts';
+import { chunked, streamBytes, streamPieces } from '../fixtures/stream-fixture.ts';
+import { MemoryGuest } from '../support/memory-guest.ts';
 import { installFakeXl, restorePath } from '../support/fake-xl.ts';
 import { RecordingDomain } from '../support/recording-domain.ts';
 
@@ -92,189 +94,282 @@ const exists = (p: string): Promise<boolean> =>
     () => false,
   );
 
-describe.each(['file', 'fifo'] as const)('xen save and restore through xl and a %s', (transport) => {
-  it('saves (domain destroyed), restores the identical stream, attaches and unpauses', async () => {
-    const d = domain();
-    const image = tmp.path('guest.lcxen');
-    const saved = await saveDomain(d, image, { keepRunning: false, hasher, transport });
-    expect(d.calls).toEqual(['quiesce', 'release']);
-    const log = await xlLog();
-    expect(log[0]).toMatch(
-      transport === 'fifo' ? /^save -p 7 \/.*\/stream$/ : /^save -p 7 \/.*\/\.guest\.lcxen\.xlstream-\d+$/,
-    );
-    expect(log[1]).toBe('destroy 7');
-    expect(saved.streamBytes).toBe(stream.length);
-    expect(saved.pages).toMatchObject({ inStream: 600, zero: 100, mapped: 300, kept: 200, demoted: 100 });
-    expect(saved.imageBytes).toBe((await readFile(image)).length);
-    expect(saved.reduction).toBeGreaterThan(0.6);
-    expect(saved.ms.xl).toBeGreaterThan(0);
-    expect(saved.ms.xl).toBeLessThanOrEqual(saved.ms.save);
-    expect(saved.disks[0]).toMatchObject({ id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw') });
-
-    const attacher = new FakeAttacher();
-    const restored = await restoreDomain(image, attacher, { hasher, transport });
-    expect(Buffer.compare(await readFile(join(xlDir, 'restored')), stream)).toBe(0);
-    expect(restored).toMatchObject({ domid: 20, name: 'fixture-pv', guest: 'pv', pagesMapped: 300 });
-    expect(attacher.attached).toEqual([[20, [{ id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw') }]]]);
-    // The tracking process is started ahead, before anything else of the restore.
-    expect(attacher.calls).toEqual(['prepare', 'attach']);
-    expect((await xlLog()).slice(2)).toEqual([
-      'domid fixture-pv',
-      expect.stringMatching(/^restore -p -e \/.*(\/stream|\.xlstream-\d+)$/),
-      'domid fixture-pv',
-      'unpause 20',
-    ]);
-  });
-
-  it('saves a stream that xl writes slowly, in pieces at odd offsets, identically', async () => {
-    // The file transport reads whatever has arrived into one reused buffer: every record and page
-    // batch that straddles two reads must still reach the image intact.
-    process.env['FAKE_XL_SAVE_PIECE'] = '12345';
-    const image = tmp.path('slow.lcxen');
-    const saved = await saveDomain(domain(), image, { keepRunning: false, hasher, transport });
-    expect(saved.pages).toMatchObject({ inStream: 600, zero: 100, mapped: 300, kept: 200, demoted: 100 });
-    await restoreDomain(image, new FakeAttacher(), { hasher, transport });
-    expect(Buffer.compare(await readFile(join(xlDir, 'restored')), stream)).toBe(0);
-  });
-
-  it('hands the new tracking every page it read from the disk, with its hash, before unpausing', async () => {
-    const image = tmp.path('seed.lcxen');
-    await saveDomain(domain(), image, { keepRunning: false, hasher, transport });
-    const attacher = new FakeAttacher();
-    const restored = await restoreDomain(image, attacher, { hasher, transport });
-    const seed = attacher.restored[0]!;
-    expect(seed.length).toBe(300);
-    expect(restored.adoption).toEqual({ offered: 300, adopted: 300, rejected: 0 });
-    const disk = g.disks.bytes.get(DISK_ID)!;
-    for (let i = 0; i < seed.length; i++) {
-      const pfn = seed.pfn[i]!;
-      const sector = seed.sector[i]!;
-      expect(g.map.get(pfn)).toEqual({ disk: DISK_ID, sector });
-      expect(seed.disk[i]).toBe(DISK_ID);
-      expect(seed.hash![i]).toBe(hasher.hash64(disk.subarray(sector * 512, sector * 512 + 4096)));
-    }
-    // Every one of them is a page the restored stream holds exactly those sectors for.
-    expect(new Set(seed.pfn).size).toBe(300);
-    expect((await xlLog()).at(-1)).toBe('unpause 20');
-  });
-
-  it('with --keep-running freezes a copy of the disk, resumes the backend and unpauses', async () => {
-    const d = domain();
-    const image = tmp.path('live.lcxen');
-    const saved = await saveDomain(d, image, { keepRunning: true, hasher, transport });
-    expect(d.calls).toEqual(['quiesce', 'resume']);
-    expect((await xlLog())[1]).toBe('unpause 7');
-    const copy = frozenDiskPath(image, 'xvda');
-    expect(saved.disks[0]!.path).toBe(copy);
-    // The guest goes on writing its disk; the image still restores from the frozen copy.
-    await writeFile(tmp.path('xvda.raw'), new Uint8Array(2048 * 512));
-    await restoreDomain(image, new FakeAttacher(), { hasher, transport });
-    expect(Buffer.compare(await readFile(join(xlDir, 'restored')), stream)).toBe(0);
-  });
-
-  it('refuses a disk changed after the save, naming page and sector, before the domain runs', async () => {
-    const image = tmp.path('guest.lcxen');
-    await saveDomain(domain(), image, { keepRunning: false, hasher, transport });
-    const where = g.map.get(1)!;
-    const bytes = Uint8Array.from(g.disks.bytes.get(DISK_ID)!);
-    bytes[where.sector * 512 + 100] = bytes[where.sector * 512 + 100]! ^ 0xff;
-    await writeFile(tmp.path('changed.raw'), bytes);
-    const attacher = new FakeAttacher();
-    const err = await restoreDomain(image, attacher, {
-      hasher,
-      transport,
-      disks: { xvda: tmp.path('changed.raw') },
-    }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(RestoreError);
-    expect(attacher.calls).toEqual(['prepare', 'abandon']);
-    expect((err as Error).message).toMatch(
-      new RegExp(
-        `^page 1 \\(disk ${DISK_ID}, sector ${where.sector}\\): content hash mismatch, the disk changed since the save`,
-      ),
-    );
-    const log = (await xlLog()).slice(2);
-    if (transport === 'file') {
-      // Staged: xl never saw the stream.
-      expect(log.some((l) => l.startsWith('restore'))).toBe(false);
-    } else {
-      // Streamed: xl's paused domain is destroyed, never unpaused.
-      expect(log).toContain('destroy fixture-pv');
-      expect(log.some((l) => l.startsWith('unpause'))).toBe(false);
-    }
-    await expect(restoreDomain(image, new FakeAttacher(), { hasher, disks: { xvdb: 'x' } })).rejects.toThrow(
-      'the image has no disk xvdb (it has xvda)',
-    );
-  });
-
-  it('refuses a disk changed only where no page points, naming the disk, before the domain runs', async () => {
-    const image = tmp.path('guest.lcxen');
-    await saveDomain(domain(), image, { keepRunning: false, hasher, transport });
-    const bytes = Uint8Array.from(g.disks.bytes.get(DISK_ID)!);
-    const used = new Set([...g.map.entries.values()].map((w) => Math.floor(w.sector / 8)));
-    const spare = Array.from({ length: 256 }, (_, i) => i).find((p) => !used.has(p))!;
-    bytes[spare * 4096 + 7] = bytes[spare * 4096 + 7]! ^ 0x5a;
-    await writeFile(tmp.path('elsewhere.raw'), bytes);
-    const attacher = new FakeAttacher();
-    await expect(
-      restoreDomain(image, attacher, { hasher, transport, disks: { xvda: tmp.path('elsewhere.raw') } }),
-    ).rejects.toThrow(/^disk 51712 \(xvda\): its content is not the one the image was saved with/);
-    expect(attacher.calls).toEqual(['prepare', 'abandon']);
-    expect((await xlLog()).some((l) => l.startsWith('unpause'))).toBe(false);
-  });
-
-  it("reports xl's own error when the save fails, and leaves no image", async () => {
-    for (const mode of ['save-early', 'save-midway']) {
-      process.env['FAKE_XL_FAIL'] = mode;
+describe.each(['file', 'fifo'] as const)(
+  'xen save, and restore of the whole stream, through xl and a %s',
+  (transport) => {
+    it('saves (domain destroyed), restores the identical stream, attaches and unpauses', async () => {
       const d = domain();
-      const image = tmp.path(`${mode}.lcxen`);
-      const err = await saveDomain(d, image, { keepRunning: true, hasher, transport }).catch(
+      const image = tmp.path('guest.lcxen');
+      const saved = await saveDomain(d, image, { keepRunning: false, hasher, transport });
+      expect(d.calls).toEqual(['quiesce', 'release']);
+      const log = await xlLog();
+      expect(log[0]).toMatch(
+        transport === 'fifo' ? /^save -p 7 \/.*\/stream$/ : /^save -p 7 \/.*\/\.guest\.lcxen\.xlstream-\d+$/,
+      );
+      expect(log[1]).toBe('destroy 7');
+      expect(saved.streamBytes).toBe(stream.length);
+      expect(saved.pages).toMatchObject({ inStream: 600, zero: 100, mapped: 300, kept: 200, demoted: 100 });
+      expect(saved.imageBytes).toBe((await readFile(image)).length);
+      expect(saved.reduction).toBeGreaterThan(0.6);
+      expect(saved.ms.xl).toBeGreaterThan(0);
+      expect(saved.ms.xl).toBeLessThanOrEqual(saved.ms.save);
+      expect(saved.disks[0]).toMatchObject({ id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw') });
+
+      const attacher = new FakeAttacher();
+      const restored = await restoreDomain(image, attacher, { hasher, transport, fill: 'stream' });
+      expect(Buffer.compare(await readFile(join(xlDir, 'restored')), stream)).toBe(0);
+      expect(restored).toMatchObject({ domid: 20, name: 'fixture-pv', guest: 'pv', pagesMapped: 300 });
+      expect(attacher.attached).toEqual([[20, [{ id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw') }]]]);
+      // The tracking process is started ahead, before anything else of the restore.
+      expect(attacher.calls).toEqual(['prepare', 'attach']);
+      expect((await xlLog()).slice(2)).toEqual([
+        'domid fixture-pv',
+        expect.stringMatching(/^restore -p -e \/.*(\/stream|\.xlstream-\d+)$/),
+        'domid fixture-pv',
+        'unpause 20',
+      ]);
+    });
+
+    it('saves a stream that xl writes slowly, in pieces at odd offsets, identically', async () => {
+      // The file transport reads whatever has arrived into one reused buffer: every record and page
+      // batch that straddles two reads must still reach the image intact.
+      process.env['FAKE_XL_SAVE_PIECE'] = '12345';
+      const image = tmp.path('slow.lcxen');
+      const saved = await saveDomain(domain(), image, { keepRunning: false, hasher, transport });
+      expect(saved.pages).toMatchObject({ inStream: 600, zero: 100, mapped: 300, kept: 200, demoted: 100 });
+      await restoreDomain(image, new FakeAttacher(), { hasher, transport, fill: 'stream' });
+      expect(Buffer.compare(await readFile(join(xlDir, 'restored')), stream)).toBe(0);
+    });
+
+    it('hands the new tracking every page it read from the disk, with its hash, before unpausing', async () => {
+      const image = tmp.path('seed.lcxen');
+      await saveDomain(domain(), image, { keepRunning: false, hasher, transport });
+      const attacher = new FakeAttacher();
+      const restored = await restoreDomain(image, attacher, { hasher, transport, fill: 'stream' });
+      const seed = attacher.restored[0]!;
+      expect(seed.length).toBe(300);
+      expect(restored.adoption).toEqual({ offered: 300, adopted: 300, rejected: 0 });
+      const disk = g.disks.bytes.get(DISK_ID)!;
+      for (let i = 0; i < seed.length; i++) {
+        const pfn = seed.pfn[i]!;
+        const sector = seed.sector[i]!;
+        expect(g.map.get(pfn)).toEqual({ disk: DISK_ID, sector });
+        expect(seed.disk[i]).toBe(DISK_ID);
+        expect(seed.hash![i]).toBe(hasher.hash64(disk.subarray(sector * 512, sector * 512 + 4096)));
+      }
+      // Every one of them is a page the restored stream holds exactly those sectors for.
+      expect(new Set(seed.pfn).size).toBe(300);
+      expect((await xlLog()).at(-1)).toBe('unpause 20');
+    });
+
+    it('with --keep-running freezes a copy of the disk, resumes the backend and unpauses', async () => {
+      const d = domain();
+      const image = tmp.path('live.lcxen');
+      const saved = await saveDomain(d, image, { keepRunning: true, hasher, transport });
+      expect(d.calls).toEqual(['quiesce', 'resume']);
+      expect((await xlLog())[1]).toBe('unpause 7');
+      const copy = frozenDiskPath(image, 'xvda');
+      expect(saved.disks[0]!.path).toBe(copy);
+      // The guest goes on writing its disk; the image still restores from the frozen copy.
+      await writeFile(tmp.path('xvda.raw'), new Uint8Array(2048 * 512));
+      await restoreDomain(image, new FakeAttacher(), { hasher, transport, fill: 'stream' });
+      expect(Buffer.compare(await readFile(join(xlDir, 'restored')), stream)).toBe(0);
+    });
+
+    it('refuses a disk changed after the save, naming page and sector, before the domain runs', async () => {
+      const image = tmp.path('guest.lcxen');
+      await saveDomain(domain(), image, { keepRunning: false, hasher, transport });
+      const where = g.map.get(1)!;
+      const bytes = Uint8Array.from(g.disks.bytes.get(DISK_ID)!);
+      bytes[where.sector * 512 + 100] = bytes[where.sector * 512 + 100]! ^ 0xff;
+      await writeFile(tmp.path('changed.raw'), bytes);
+      const attacher = new FakeAttacher();
+      const err = await restoreDomain(image, attacher, {
+        hasher,
+        transport,
+        fill: 'stream',
+        disks: { xvda: tmp.path('changed.raw') },
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RestoreError);
+      expect(attacher.calls).toEqual(['prepare', 'abandon']);
+      expect((err as Error).message).toMatch(
+        new RegExp(
+          `^page 1 \\(disk ${DISK_ID}, sector ${where.sector}\\): content hash mismatch, the disk changed since the save`,
+        ),
+      );
+      const log = (await xlLog()).slice(2);
+      if (transport === 'file') {
+        // Staged: xl never saw the stream.
+        expect(log.some((l) => l.startsWith('restore'))).toBe(false);
+      } else {
+        // Streamed: xl's paused domain is destroyed, never unpaused.
+        expect(log).toContain('destroy fixture-pv');
+        expect(log.some((l) => l.startsWith('unpause'))).toBe(false);
+      }
+      await expect(
+        restoreDomain(image, new FakeAttacher(), { hasher, disks: { xvdb: 'x' } }),
+      ).rejects.toThrow('the image has no disk xvdb (it has xvda)');
+    });
+
+    it('refuses a disk changed only where no page points, naming the disk, before the domain runs', async () => {
+      const image = tmp.path('guest.lcxen');
+      await saveDomain(domain(), image, { keepRunning: false, hasher, transport });
+      const bytes = Uint8Array.from(g.disks.bytes.get(DISK_ID)!);
+      const used = new Set([...g.map.entries.values()].map((w) => Math.floor(w.sector / 8)));
+      const spare = Array.from({ length: 256 }, (_, i) => i).find((p) => !used.has(p))!;
+      bytes[spare * 4096 + 7] = bytes[spare * 4096 + 7]! ^ 0x5a;
+      await writeFile(tmp.path('elsewhere.raw'), bytes);
+      const attacher = new FakeAttacher();
+      await expect(
+        restoreDomain(image, attacher, {
+          hasher,
+          transport,
+          fill: 'stream',
+          disks: { xvda: tmp.path('elsewhere.raw') },
+        }),
+      ).rejects.toThrow(/^disk 51712 \(xvda\): its content is not the one the image was saved with/);
+      expect(attacher.calls).toEqual(['prepare', 'abandon']);
+      expect((await xlLog()).some((l) => l.startsWith('unpause'))).toBe(false);
+    });
+
+    it("reports xl's own error when the save fails, and leaves no image", async () => {
+      for (const mode of ['save-early', 'save-midway']) {
+        process.env['FAKE_XL_FAIL'] = mode;
+        const d = domain();
+        const image = tmp.path(`${mode}.lcxen`);
+        const err = await saveDomain(d, image, { keepRunning: true, hasher, transport }).catch(
+          (e: unknown) => e,
+        );
+        expect((err as Error).message).toMatch(
+          mode === 'save-early'
+            ? /xl save failed \(exit 1\): libxl: error: Domain 7 does not exist/
+            : /Failed to save domain/,
+        );
+        expect(await exists(image)).toBe(false);
+        expect(await exists(frozenDiskPath(image, 'xvda'))).toBe(false);
+        expect((await tmp.files()).filter((f) => f.includes('.tmp-'))).toEqual([]);
+        expect(d.calls).toEqual(['quiesce', 'resume']);
+      }
+    });
+
+    it('reports a stream leanckpt cannot parse, and puts the guest back as it was', async () => {
+      const bad = Uint8Array.from(stream);
+      const cfgLen = new DataView(bad.buffer).getUint32(44, true);
+      // The first libxc record (after xl header, config, libxl header and record, libxc headers).
+      new DataView(bad.buffer).setUint32(48 + cfgLen + 16 + 8 + 40, 0x44, true);
+      await writeFile(join(xlDir, 'stream'), bad);
+      const d = domain();
+      const image = tmp.path('bad.lcxen');
+      const err = await saveDomain(d, image, { keepRunning: false, hasher, transport }).catch(
         (e: unknown) => e,
       );
-      expect((err as Error).message).toMatch(
-        mode === 'save-early'
-          ? /xl save failed \(exit 1\): libxl: error: Domain 7 does not exist/
-          : /Failed to save domain/,
-      );
+      expect((err as Error).message).toMatch(/^Unknown mandatory libxc record type UNKNOWN\(0x00000044\)/);
       expect(await exists(image)).toBe(false);
-      expect(await exists(frozenDiskPath(image, 'xvda'))).toBe(false);
-      expect((await tmp.files()).filter((f) => f.includes('.tmp-'))).toEqual([]);
       expect(d.calls).toEqual(['quiesce', 'resume']);
-    }
-  });
+      // Into a file xl completes its save and leaves the domain paused; into a FIFO it fails and resumes it.
+      expect((await xlLog()).includes('unpause 7')).toBe(transport === 'file');
+    });
 
-  it('reports a stream leanckpt cannot parse, and puts the guest back as it was', async () => {
-    const bad = Uint8Array.from(stream);
-    const cfgLen = new DataView(bad.buffer).getUint32(44, true);
-    // The first libxc record (after xl header, config, libxl header and record, libxc headers).
-    new DataView(bad.buffer).setUint32(48 + cfgLen + 16 + 8 + 40, 0x44, true);
-    await writeFile(join(xlDir, 'stream'), bad);
-    const d = domain();
-    const image = tmp.path('bad.lcxen');
-    const err = await saveDomain(d, image, { keepRunning: false, hasher, transport }).catch(
-      (e: unknown) => e,
-    );
-    expect((err as Error).message).toMatch(/^Unknown mandatory libxc record type UNKNOWN\(0x00000044\)/);
-    expect(await exists(image)).toBe(false);
-    expect(d.calls).toEqual(['quiesce', 'resume']);
-    // Into a file xl completes its save and leaves the domain paused; into a FIFO it fails and resumes it.
-    expect((await xlLog()).includes('unpause 7')).toBe(transport === 'file');
-  });
+    it('says which command is missing when there is no xl', async () => {
+      // Only mkfifo on PATH: no xl.
+      const only = tmp.path('only-mkfifo');
+      await mkdir(only);
+      await symlink(execFileSync('sh', ['-c', 'command -v mkfifo']).toString().trim(), join(only, 'mkfifo'));
+      process.env['PATH'] = only;
+      const err = await saveDomain(domain(), tmp.path('x.lcxen'), {
+        keepRunning: false,
+        hasher,
+        transport,
+      }).catch((e: unknown) => e);
+      restorePath(); // beforeEach puts the stand-in back
+      expect(err).toBeInstanceOf(XenUnavailableError);
+      expect((err as Error).message).toBe(
+        'not a Xen dom0: the xl command (Debian package xen-utils-4.17) missing',
+      );
+    });
+  },
+);
 
-  it('says which command is missing when there is no xl', async () => {
-    // Only mkfifo on PATH: no xl.
-    const only = tmp.path('only-mkfifo');
-    await mkdir(only);
-    await symlink(execFileSync('sh', ['-c', 'command -v mkfifo']).toString().trim(), join(only, 'mkfifo'));
-    process.env['PATH'] = only;
-    const err = await saveDomain(domain(), tmp.path('x.lcxen'), {
-      keepRunning: false,
-      hasher,
-      transport,
-    }).catch((e: unknown) => e);
-    restorePath(); // beforeEach puts the stand-in back
-    expect(err).toBeInstanceOf(XenUnavailableError);
-    expect((err as Error).message).toBe(
-      'not a Xen dom0: the xl command (Debian package xen-utils-4.17) missing',
-    );
-  });
-});
+describe.each(['file', 'fifo'] as const)(
+  'xen restore with a direct fill, through xl and a %s',
+  (transport) => {
+    /** The fake domain's memory, built from what the stand-in xl restored, as the fill asks for it. */
+    let guest: MemoryGuest | undefined;
+    const memory = async (): Promise<MemoryGuest> =>
+      (guest = await MemoryGuest.fromStream(createReadStream(join(xlDir, 'restored'))));
+    const saved = async (name: string): Promise<string> => {
+      const image = tmp.path(name);
+      await saveDomain(domain(), image, { keepRunning: false, hasher, transport: 'fifo' });
+      guest = undefined;
+      return image;
+    };
+
+    it('gives xl only the kept pages, fills the rest into the paused domain, then attaches and unpauses', async () => {
+      const image = await saved('direct.lcxen');
+      const attacher = new FakeAttacher();
+      const r = await restoreDomain(image, attacher, { hasher, transport, memory });
+      expect(r).toMatchObject({ fill: 'direct', domid: 20, name: 'fixture-pv', pagesMapped: 300 });
+      expect(r.xlBytes).toBe(stream.length - 400 * 4096);
+      expect(r.streamBytes).toBe(stream.length);
+      expect((await readFile(join(xlDir, 'restored'))).length).toBe(r.xlBytes);
+      // The domain's memory is what the original stream would have made it, page for page.
+      const want = await MemoryGuest.fromStream(chunked(streamPieces(g.spec)));
+      expect(guest!.pages.size).toBe(want.pages.size);
+      for (const [pfn, page] of want.pages)
+        expect(Buffer.compare(guest!.pages.get(pfn)!, page), `pfn ${pfn}`).toBe(0);
+      expect(guest!.closed).toBe(true);
+      expect(attacher.restored[0]!.length).toBe(300);
+      expect(attacher.calls).toEqual(['prepare', 'attach']);
+      expect((await xlLog()).slice(2)).toEqual([
+        'domid fixture-pv',
+        expect.stringMatching(/^restore -p -e \/.*(\/stream|\.xlstream-\d+)$/),
+        'domid fixture-pv',
+        'unpause 20',
+      ]);
+    });
+
+    it('refuses a page whose sectors changed, naming page and sector, and destroys the domain unrun', async () => {
+      const image = await saved('direct-changed.lcxen');
+      const where = g.map.get(1)!;
+      const bytes = Uint8Array.from(g.disks.bytes.get(DISK_ID)!);
+      bytes[where.sector * 512 + 100] = bytes[where.sector * 512 + 100]! ^ 0xff;
+      await writeFile(tmp.path('changed.raw'), bytes);
+      const attacher = new FakeAttacher();
+      const err = await restoreDomain(image, attacher, {
+        hasher,
+        transport,
+        memory,
+        disks: { xvda: tmp.path('changed.raw') },
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RestoreError);
+      expect((err as Error).message).toMatch(
+        new RegExp(`^page 1 \\(disk ${DISK_ID}, sector ${where.sector}\\): content hash mismatch`),
+      );
+      expect(attacher.calls).toEqual(['prepare', 'abandon']);
+      expect(guest!.closed).toBe(true);
+      const log = (await xlLog()).slice(2);
+      expect(log).toContain('destroy fixture-pv');
+      expect(log.some((l) => l.startsWith('unpause'))).toBe(false);
+    });
+
+    it('refuses a disk changed only where no page points, and destroys the domain unrun', async () => {
+      const image = await saved('direct-elsewhere.lcxen');
+      const bytes = Uint8Array.from(g.disks.bytes.get(DISK_ID)!);
+      const used = new Set([...g.map.entries.values()].map((w) => Math.floor(w.sector / 8)));
+      const spare = Array.from({ length: 256 }, (_, i) => i).find((p) => !used.has(p))!;
+      bytes[spare * 4096 + 7] = bytes[spare * 4096 + 7]! ^ 0x5a;
+      await writeFile(tmp.path('elsewhere.raw'), bytes);
+      await expect(
+        restoreDomain(image, new FakeAttacher(), {
+          hasher,
+          transport,
+          memory,
+          disks: { xvda: tmp.path('elsewhere.raw') },
+        }),
+      ).rejects.toThrow(/^disk 51712 \(xvda\): its content is not the one the image was saved with/);
+      const log = (await xlLog()).slice(2);
+      expect(log).toContain('destroy fixture-pv');
+      expect(log.some((l) => l.startsWith('unpause'))).toBe(false);
+    });
+  },
+);

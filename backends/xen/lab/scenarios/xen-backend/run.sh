@@ -9,11 +9,12 @@
 # stream=file|fifo (how `xen save`/`xen restore` pass the xl stream; by default each command's own)
 # fs=4k|1k (the data disk's ext4 block size) vcpus=<n> keep=yes (a `xen save --keep-running`: the
 # guest must go on working, and the image, restored from its frozen disk copy after the guest is
-# destroyed, must pass the guest's check) logdirty_ms=<ms> (the tracking's log-dirty epoch; 0: off).
+# destroyed, must pass the guest's check) logdirty_ms=<ms> (the tracking's log-dirty epoch; 0: off)
+# fill=direct|stream (how `xen restore` brings back the pages the image left out; default direct).
 . "$LAB_LIB"
-mem=256 workload=read-heavy guests="pv" oracle=no prof=no stream=default fs=4k vcpus=1 keep=no logdirty_ms=1000
+mem=256 workload=read-heavy guests="pv" oracle=no prof=no stream=default fs=4k vcpus=1 keep=no logdirty_ms=1000 fill=direct
 for kv in ${LAB_ARGS:-}; do
-  case $kv in mem=* | workload=* | oracle=* | prof=* | stream=* | fs=* | vcpus=* | keep=* | logdirty_ms=*) eval "${kv%%=*}=\${kv#*=}" ;; guests=*) guests=${kv#*=} guests=${guests//,/ } ;; esac
+  case $kv in mem=* | workload=* | oracle=* | prof=* | stream=* | fs=* | vcpus=* | keep=* | logdirty_ms=* | fill=*) eval "${kv%%=*}=\${kv#*=}" ;; guests=*) guests=${kv#*=} guests=${guests//,/ } ;; esac
 done
 export GUEST_VCPUS=$vcpus
 lab_result guest_mem_mib "$mem"
@@ -22,6 +23,7 @@ lab_result guest_fs_block "$fs"
 lab_result guest_vcpus "$vcpus"
 lab_result log_dirty_ms "$logdirty_ms"
 lab_result stream_transport "$stream"
+lab_result restore_fill "$fill"
 lab_result dom0_cpus "$(nproc)"
 export LEANCKPT_RUN_DIR=$LAB_WORK/run
 # The bundled CLI `lab run` writes (seconds to start under TCG, against minutes through tsx); koffi
@@ -70,7 +72,7 @@ lck_prof() {
 via=()
 if [ "$stream" != default ]; then via=(--stream "$stream"); fi
 lck_save() { lck_prof xen save "$1" "$2" "${via[@]}" --json "${@:4}" >"$3"; }
-lck_restore() { xl destroy "$1" >/dev/null 2>&1; lck_prof xen restore "$2" "${via[@]}" --log-dirty-ms "$logdirty_ms" --json >"$3"; }
+lck_restore() { xl destroy "$1" >/dev/null 2>&1; lck_prof xen restore "$2" "${via[@]}" --fill "$fill" --log-dirty-ms "$logdirty_ms" --json >"$3"; }
 dump_logs() {
   cat "$LEANCKPT_RUN_DIR"/*.log "$LAB_RESULTS"/*-tracking.log 2>/dev/null | tail -n 20 | sed 's/^/LOG daemon: /'
   cp "$LEANCKPT_RUN_DIR"/*.log "$LAB_RESULTS/" 2>/dev/null

@@ -1,0 +1,363 @@
+/**
+ * The direct-fill restore's stream (docs/xen-stream.md, "Sparse stream"): the saved `xl save` stream
+ * with each left-out page (its bytes on a disk, or zero) turned into an XALLOC entry of its PAGE_DATA
+ * record, which libxc's restore populates without data (xg_sr_restore.c, page_type_to_populate). So
+ * `xl restore` reads only what the image holds; the pages it allocated empty are filled afterwards,
+ * straight from the disks into the paused domain (fill.ts), and checked there.
+ *
+ * Everything else passes through verbatim, in order. Every byte comes from image records whose checksums
+ * the reader has verified; what no longer can be checked is the whole-stream hash, which covers bytes
+ * this stream leaves out: fill.ts checks each of those pages against its own hash instead.
+ */
+import { ImageFormatError } from '../../../core/errors.ts';
+import type { Hasher64 } from '../../../core/hash.ts';
+import {
+  align8,
+  LibxcRec,
+  LibxlRec,
+  PAGE_SIZE,
+  PageType,
+  pageTypeHasData,
+  PFN_BITS,
+  XL_HEADER_SIZE,
+} from '../stream/format.ts';
+import type { RestoredMap } from '../tracked-domain.ts';
+import type { XenDisk, XenEnd } from './format.ts';
+import { XenImageReader, type XenImageItem } from './reader.ts';
+import type { StreamSink } from './rebuild.ts';
+
+/** The pages a sparse stream leaves for the fill: the last word on each pfn it names. */
+export interface FillPlan {
+  /** Pages that must be all zero. */
+  readonly zero: Uint32Array;
+  /** Pages whose bytes are on a disk, with the hash the image recorded for them. */
+  readonly mapped: RestoredMap & { readonly hash: BigUint64Array };
+}
+
+export interface SparseResult {
+  /** Bytes of the sparse stream. */
+  readonly bytes: number;
+  readonly plan: FillPlan;
+  readonly disks: readonly XenDisk[];
+  /** Whole-content hash of each disk, as recorded. */
+  readonly diskHashes: ReadonlyMap<number, bigint>;
+  readonly end: XenEnd;
+}
+
+const LIBXC_HEADERS = 24 + 16;
+const XALLOC_WORD = BigInt(PageType.XALLOC) << 60n;
+const PFN_MASK = (1n << BigInt(PFN_BITS)) - 1n;
+/** Pieces smaller than this are gathered before they reach the sink. */
+const SINK_PIECE = 4 << 20;
+const DIRECT_PIECE = 64 << 10;
+
+const u32 = (b: Uint8Array, at: number): number =>
+  (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+
+const broken = (message: string): ImageFormatError =>
+  new ImageFormatError(`the image's stream cannot be walked: ${message}`, 'STREAM');
+
+/** One left-out payload slot, or a kept one (its 4096 bytes, valid until the next call). */
+type Slot =
+  | { readonly kind: 'kept'; readonly bytes: Uint8Array }
+  | { readonly kind: 'zero' }
+  | {
+      readonly kind: 'map';
+      readonly pfn: number;
+      readonly disk: number;
+      readonly sector: number;
+      readonly hash: bigint;
+    };
+
+/** Reads the image's items as the stream they stand for: stream bytes, and left-out page slots. */
+class ItemCursor {
+  private item: XenImageItem | undefined;
+  /** Position inside `item`: a byte offset (stream) or an entry/page index (map, zero). */
+  private at = 0;
+  private readonly page = new Uint8Array(PAGE_SIZE);
+
+  constructor(private readonly items: AsyncIterator<XenImageItem>) {}
+
+  private left(): number {
+    const it = this.item!;
+    return it.kind === 'stream'
+      ? it.bytes.length - this.at
+      : it.kind === 'zero'
+        ? it.pages - this.at
+        : it.entries.count - this.at;
+  }
+
+  /** The current item, once it has something left; undefined at the end of the image. */
+  private async current(): Promise<XenImageItem | undefined> {
+    while (!this.item || this.left() === 0) {
+      const next = await this.items.next();
+      if (next.done) return (this.item = undefined);
+      this.item = next.value;
+      this.at = 0;
+    }
+    return this.item;
+  }
+
+  private async streamItem(what: string): Promise<XenImageItem & { kind: 'stream' }> {
+    const it = await this.current();
+    if (!it) throw broken(`the image ends inside ${what}`);
+    if (it.kind !== 'stream') throw broken(`left-out pages where the stream has ${what}`);
+    return it;
+  }
+
+  /** The next `n` stream bytes, copied. */
+  async read(n: number, what: string): Promise<Uint8Array> {
+    const out = new Uint8Array(n);
+    for (let got = 0; got < n;) {
+      const it = await this.streamItem(what);
+      const take = Math.min(n - got, it.bytes.length - this.at);
+      out.set(it.bytes.subarray(this.at, this.at + take), got);
+      this.at += take;
+      got += take;
+    }
+    return out;
+  }
+
+  /** Hands the next `n` stream bytes to `emit`, as views (each awaited before the cursor moves on). */
+  async pass(n: number, what: string, emit: (b: Uint8Array) => Promise<void>): Promise<void> {
+    while (n > 0) {
+      const it = await this.streamItem(what);
+      const take = Math.min(n, it.bytes.length - this.at);
+      await emit(it.bytes.subarray(this.at, this.at + take));
+      this.at += take;
+      n -= take;
+    }
+  }
+
+  async slot(): Promise<Slot> {
+    const it = await this.current();
+    if (!it) throw broken('the image ends inside a PAGE_DATA record');
+    if (it.kind === 'zero') {
+      this.at++;
+      return { kind: 'zero' };
+    }
+    if (it.kind === 'map') {
+      const e = it.entries;
+      const i = this.at++;
+      return { kind: 'map', pfn: e.pfn[i]!, disk: e.disk[i]!, sector: e.sector[i]!, hash: e.hash[i]! };
+    }
+    if (it.bytes.length - this.at >= PAGE_SIZE) {
+      const bytes = it.bytes.subarray(this.at, this.at + PAGE_SIZE);
+      this.at += PAGE_SIZE;
+      return { kind: 'kept', bytes };
+    }
+    this.page.set(await this.read(PAGE_SIZE, 'a page payload'));
+    return { kind: 'kept', bytes: this.page };
+  }
+
+  async atEnd(): Promise<boolean> {
+    return (await this.current()) === undefined;
+  }
+}
+
+/** The fill plan as it is gathered: every left-out slot in stream order, and which pfn came last. */
+class PlanBuilder {
+  private n = 0;
+  private pfn = new Uint32Array(4096);
+  private disk = new Uint32Array(4096);
+  private sector = new Float64Array(4096);
+  private hash = new BigUint64Array(4096);
+  /** pfn -> index of its last left-out slot, or -1 once a later slot kept it. */
+  private readonly last = new Map<number, number>();
+
+  add(pfn: number, disk: number, sector: number, hash: bigint): void {
+    if (this.n === this.pfn.length) this.grow();
+    this.pfn[this.n] = pfn;
+    this.disk[this.n] = disk;
+    this.sector[this.n] = sector;
+    this.hash[this.n] = hash;
+    this.last.set(pfn, this.n++);
+  }
+
+  /** A page the stream carries: it supersedes any earlier left-out copy (libxc: the last one wins). */
+  kept(pfn: number): void {
+    if (this.last.has(pfn)) this.last.set(pfn, -1);
+  }
+
+  private grow(): void {
+    const size = this.pfn.length * 2;
+    const pfn = new Uint32Array(size);
+    const disk = new Uint32Array(size);
+    const sector = new Float64Array(size);
+    const hash = new BigUint64Array(size);
+    pfn.set(this.pfn);
+    disk.set(this.disk);
+    sector.set(this.sector);
+    hash.set(this.hash);
+    this.pfn = pfn;
+    this.disk = disk;
+    this.sector = sector;
+    this.hash = hash;
+  }
+
+  /** Zero pages are the entries with `disk` ZERO_DISK. */
+  build(): FillPlan {
+    let zeros = 0;
+    let maps = 0;
+    for (let i = 0; i < this.n; i++) {
+      if (this.last.get(this.pfn[i]!) !== i) continue;
+      if (this.disk[i] === ZERO_DISK) zeros++;
+      else maps++;
+    }
+    const zero = new Uint32Array(zeros);
+    const mapped = {
+      length: maps,
+      pfn: new Uint32Array(maps),
+      disk: new Uint32Array(maps),
+      sector: new Float64Array(maps),
+      hash: new BigUint64Array(maps),
+    };
+    for (let i = 0, z = 0, m = 0; i < this.n; i++) {
+      if (this.last.get(this.pfn[i]!) !== i) continue;
+      if (this.disk[i] === ZERO_DISK) {
+        zero[z++] = this.pfn[i]!;
+        continue;
+      }
+      mapped.pfn[m] = this.pfn[i]!;
+      mapped.disk[m] = this.disk[i]!;
+      mapped.sector[m] = this.sector[i]!;
+      mapped.hash[m++] = this.hash[i]!;
+    }
+    return { zero, mapped };
+  }
+}
+
+/** No blkif device number is this large (they fit in 28 bits): marks a zero page in the plan. */
+const ZERO_DISK = 0xffff_ffff;
+
+/** Gathers small pieces into large writes; large pieces reach the sink as they are. */
+function piecewise(sink: StreamSink): {
+  emit(b: Uint8Array): Promise<void>;
+  drain(): Promise<void>;
+  bytes(): number;
+} {
+  const pending = new Uint8Array(SINK_PIECE);
+  let used = 0;
+  let total = 0;
+  const drain = async (): Promise<void> => {
+    if (used === 0) return;
+    await sink(pending.subarray(0, used));
+    used = 0;
+  };
+  return {
+    async emit(b) {
+      total += b.length;
+      if (b.length >= DIRECT_PIECE || used + b.length > pending.length) await drain();
+      if (b.length >= DIRECT_PIECE) return sink(b);
+      pending.set(b, used);
+      used += b.length;
+    },
+    drain,
+    bytes: () => total,
+  };
+}
+
+/**
+ * Writes the sparse stream of the image at `path` into `sink` and returns the fill plan. Refuses an
+ * image whose stream has a VERIFY record (its later pages are compared, not written: a fill would
+ * write them) or a left-out page table (XALLOC would drop its type).
+ */
+export async function sparseXenStream(
+  path: string,
+  hasher: Hasher64,
+  sink: StreamSink,
+): Promise<SparseResult> {
+  const reader = await XenImageReader.open(path, hasher);
+  const items = reader.items();
+  const c = new ItemCursor(items);
+  const out = piecewise(sink);
+  const plan = new PlanBuilder();
+  let record = new Uint8Array(0);
+
+  const pageData = async (head: Uint8Array): Promise<void> => {
+    const length = u32(head, 4);
+    const pageHead = await c.read(8, 'a PAGE_DATA header');
+    const count = u32(pageHead, 0);
+    const words = new BigUint64Array((await c.read(8 * count, 'a PAGE_DATA pfn array')).buffer);
+    let slots = 0;
+    for (const w of words) if (pageTypeHasData(Number(w >> 60n))) slots++;
+    if (length !== 8 + 8 * count + PAGE_SIZE * slots) {
+      throw broken(`a PAGE_DATA record of ${count} pages (${slots} with data) is ${length} bytes long`);
+    }
+    const payload = 16 + 8 * count;
+    if (record.length < payload + PAGE_SIZE * slots) record = new Uint8Array(payload + PAGE_SIZE * slots);
+    let kept = 0;
+    for (let i = 0; i < count; i++) {
+      const type = Number(words[i]! >> 60n);
+      if (!pageTypeHasData(type)) continue;
+      const pfn = Number(words[i]! & PFN_MASK);
+      const slot = await c.slot();
+      if (slot.kind === 'kept' || (slot.kind === 'zero' && type !== PageType.NOTAB)) {
+        // A zero page table keeps its type, so it travels as 4096 zero bytes.
+        const at = payload + PAGE_SIZE * kept++;
+        if (slot.kind === 'kept') record.set(slot.bytes, at);
+        else record.fill(0, at, at + PAGE_SIZE);
+        plan.kept(pfn);
+        continue;
+      }
+      if (type !== PageType.NOTAB) throw broken(`pfn ${pfn} of type ${type} is left out as a disk page`);
+      if (pfn > 0xffff_ffff) throw broken(`pfn ${pfn} is beyond what a fill plan holds`);
+      if (slot.kind === 'map' && slot.pfn !== pfn) {
+        throw broken(`a MAP entry names pfn ${slot.pfn} where the stream has pfn ${pfn}`);
+      }
+      words[i] = XALLOC_WORD | BigInt(pfn);
+      if (slot.kind === 'zero') plan.add(pfn, ZERO_DISK, 0, 0n);
+      else plan.add(pfn, slot.disk, slot.sector, slot.hash);
+    }
+    const bytes = payload + PAGE_SIZE * kept;
+    record.set(head);
+    new DataView(record.buffer).setUint32(4, bytes - 8, true);
+    record.set(pageHead, 8);
+    record.set(new Uint8Array(words.buffer), 16);
+    await out.emit(record.subarray(0, bytes));
+  };
+
+  const libxc = async (): Promise<void> => {
+    await out.emit(await c.read(LIBXC_HEADERS, 'the libxc headers'));
+    for (;;) {
+      const head = await c.read(8, 'a libxc record header');
+      const type = u32(head, 0);
+      if (type === LibxcRec.PAGE_DATA) {
+        await pageData(head);
+        continue;
+      }
+      if (type === LibxcRec.VERIFY) {
+        throw broken('its libxc stream has a VERIFY record; restore it with --fill stream');
+      }
+      await out.emit(head);
+      await c.pass(align8(u32(head, 4)), 'a libxc record', out.emit);
+      if (type === LibxcRec.END) return;
+    }
+  };
+
+  try {
+    const xl = await c.read(XL_HEADER_SIZE, 'the xl header');
+    await out.emit(xl);
+    await c.pass(u32(xl, 44), 'the xl config', out.emit);
+    await out.emit(await c.read(16, 'the libxl header'));
+    for (;;) {
+      const head = await c.read(8, 'a libxl record header');
+      const type = u32(head, 0);
+      await out.emit(head);
+      await c.pass(align8(u32(head, 4)), 'a libxl record', out.emit);
+      if (type === LibxlRec.LIBXC_CONTEXT) await libxc();
+      if (type === LibxlRec.END) break;
+    }
+    if (!(await c.atEnd())) throw broken('bytes follow the libxl END record');
+    await out.drain();
+  } finally {
+    await items.return(undefined);
+  }
+  return {
+    bytes: out.bytes(),
+    plan: plan.build(),
+    disks: reader.disks,
+    diskHashes: reader.diskHashes,
+    end: reader.end!,
+  };
+}
