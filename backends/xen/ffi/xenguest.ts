@@ -40,8 +40,11 @@ export function mapM2p(xc: XenCtrl): {
   const maxMfn = Number(out[0]);
   const m2p = f.mapM2p(xc.raw, maxMfn, 1, null);
   check(!isNull(m2p), 'xc_map_m2p');
-  const table = new BigUint64Array(koffi().view(m2p, (maxMfn + 1) * 8));
-  return { table, lookup: (mfn) => (mfn <= BigInt(maxMfn) ? table[Number(mfn)] : undefined) };
+  // XENMEM_maximum_ram_page answers Xen's max_page, one past the highest machine frame: the table has
+  // that many entries, and xc_map_m2p maps no more than them, rounded up to 2 MiB. Entry max_page lies
+  // past the mapping whenever RAM ends on a 1 GiB boundary (a scan of the whole table crashed there).
+  const table = new BigUint64Array(koffi().view(m2p, maxMfn * 8));
+  return { table, lookup: (mfn) => (mfn < BigInt(maxMfn) ? table[Number(mfn)] : undefined) };
 }
 
 /** A PV guest's p2m as libxenguest maps it; `refresh` re-maps it (the guest may rearrange it). */

@@ -23,7 +23,7 @@ import {
 } from '../stream/format.ts';
 import type { RestoredMap } from '../tracked-domain.ts';
 import type { XenDisk, XenEnd } from './format.ts';
-import { XenImageReader, type XenImageItem } from './reader.ts';
+import { XenImageReader, type MapEntries, type XenImageItem } from './reader.ts';
 import type { StreamSink } from './rebuild.ts';
 
 /** The pages a sparse stream leaves for the fill: the last word on each pfn it names. */
@@ -57,17 +57,15 @@ const u32 = (b: Uint8Array, at: number): number =>
 const broken = (message: string): ImageFormatError =>
   new ImageFormatError(`the image's stream cannot be walked: ${message}`, 'STREAM');
 
-/** One left-out payload slot, or a kept one (its 4096 bytes, valid until the next call). */
-type Slot =
-  | { readonly kind: 'kept'; readonly bytes: Uint8Array }
-  | { readonly kind: 'zero' }
-  | {
-      readonly kind: 'map';
-      readonly pfn: number;
-      readonly disk: number;
-      readonly sector: number;
-      readonly hash: bigint;
-    };
+/**
+ * Consecutive payload slots of one kind: kept pages (their bytes, valid until the cursor moves on), zero
+ * pages, or pages of a MAP item (entries `from` .. `from + n - 1`). Handed out a run at a time, so a
+ * record's pages are sorted out in a loop, not an await per page.
+ */
+type SlotRun =
+  | { readonly kind: 'kept'; readonly n: number; readonly bytes: Uint8Array }
+  | { readonly kind: 'zero'; readonly n: number }
+  | { readonly kind: 'map'; readonly n: number; readonly entries: MapEntries; readonly from: number };
 
 /** Reads the image's items as the stream they stand for: stream bytes, and left-out page slots. */
 class ItemCursor {
@@ -129,25 +127,24 @@ class ItemCursor {
     }
   }
 
-  async slot(): Promise<Slot> {
+  /** The next run of at most `max` slots. */
+  async slots(max: number): Promise<SlotRun> {
     const it = await this.current();
     if (!it) throw broken('the image ends inside a PAGE_DATA record');
-    if (it.kind === 'zero') {
-      this.at++;
-      return { kind: 'zero' };
+    const from = this.at;
+    if (it.kind === 'zero' || it.kind === 'map') {
+      const n = Math.min(max, this.left());
+      this.at += n;
+      return it.kind === 'zero' ? { kind: 'zero', n } : { kind: 'map', n, entries: it.entries, from };
     }
-    if (it.kind === 'map') {
-      const e = it.entries;
-      const i = this.at++;
-      return { kind: 'map', pfn: e.pfn[i]!, disk: e.disk[i]!, sector: e.sector[i]!, hash: e.hash[i]! };
+    const n = Math.min(max, Math.floor(this.left() / PAGE_SIZE));
+    if (n === 0) {
+      // A page split between two STREAM records.
+      this.page.set(await this.read(PAGE_SIZE, 'a page payload'));
+      return { kind: 'kept', n: 1, bytes: this.page };
     }
-    if (it.bytes.length - this.at >= PAGE_SIZE) {
-      const bytes = it.bytes.subarray(this.at, this.at + PAGE_SIZE);
-      this.at += PAGE_SIZE;
-      return { kind: 'kept', bytes };
-    }
-    this.page.set(await this.read(PAGE_SIZE, 'a page payload'));
-    return { kind: 'kept', bytes: this.page };
+    this.at += n * PAGE_SIZE;
+    return { kind: 'kept', n, bytes: it.bytes.subarray(from, from + n * PAGE_SIZE) };
   }
 
   async atEnd(): Promise<boolean> {
@@ -287,27 +284,39 @@ export async function sparseXenStream(
     const payload = 16 + 8 * count;
     if (record.length < payload + PAGE_SIZE * slots) record = new Uint8Array(payload + PAGE_SIZE * slots);
     let kept = 0;
+    let left = slots;
+    let run: SlotRun | undefined;
+    let j = 0;
     for (let i = 0; i < count; i++) {
       const type = Number(words[i]! >> 60n);
       if (!pageTypeHasData(type)) continue;
       const pfn = Number(words[i]! & PFN_MASK);
-      const slot = await c.slot();
-      if (slot.kind === 'kept' || (slot.kind === 'zero' && type !== PageType.NOTAB)) {
+      if (!run || j === run.n) {
+        run = await c.slots(left);
+        j = 0;
+      }
+      left--;
+      const k = j++;
+      if (run.kind === 'kept' || (run.kind === 'zero' && type !== PageType.NOTAB)) {
         // A zero page table keeps its type, so it travels as 4096 zero bytes.
         const at = payload + PAGE_SIZE * kept++;
-        if (slot.kind === 'kept') record.set(slot.bytes, at);
+        if (run.kind === 'kept') record.set(run.bytes.subarray(k * PAGE_SIZE, (k + 1) * PAGE_SIZE), at);
         else record.fill(0, at, at + PAGE_SIZE);
         plan.kept(pfn);
         continue;
       }
       if (type !== PageType.NOTAB) throw broken(`pfn ${pfn} of type ${type} is left out as a disk page`);
       if (pfn > 0xffff_ffff) throw broken(`pfn ${pfn} is beyond what a fill plan holds`);
-      if (slot.kind === 'map' && slot.pfn !== pfn) {
-        throw broken(`a MAP entry names pfn ${slot.pfn} where the stream has pfn ${pfn}`);
-      }
       words[i] = XALLOC_WORD | BigInt(pfn);
-      if (slot.kind === 'zero') plan.add(pfn, ZERO_DISK, 0, 0n);
-      else plan.add(pfn, slot.disk, slot.sector, slot.hash);
+      if (run.kind === 'zero') {
+        plan.add(pfn, ZERO_DISK, 0, 0n);
+        continue;
+      }
+      const e = run.entries;
+      const at = run.from + k;
+      if (e.pfn[at] !== pfn)
+        throw broken(`a MAP entry names pfn ${e.pfn[at]} where the stream has pfn ${pfn}`);
+      plan.add(pfn, e.disk[at]!, e.sector[at]!, e.hash[at]!);
     }
     const bytes = payload + PAGE_SIZE * kept;
     record.set(head);
