@@ -10,8 +10,8 @@ import type { DomainHost } from './daemon/host.ts';
 import { socketPath } from './daemon/paths.ts';
 import { spawningAttacher } from './daemon/spawn.ts';
 import { openXenHost } from './daemon/xen-host.ts';
-import type { GuestMemory } from './fill.ts';
 import { openGuestMemory } from './guest-memory.ts';
+import type { GuestMemoryFactory } from './restore.ts';
 import type { DomainAttacher } from './tracked-domain.ts';
 
 export const XEN_TOKENS = {
@@ -23,9 +23,7 @@ export const XEN_TOKENS = {
   >,
   Attacher: Symbol.for('leanckpt.xen.Attacher') as ServiceIdentifier<DomainAttacher>,
   /** Writable access to the pages of a domain `xl restore -p` left paused (a restore's direct fill). */
-  GuestMemory: Symbol.for('leanckpt.xen.GuestMemory') as ServiceIdentifier<
-    (domid: number, pfns: readonly Uint32Array[]) => GuestMemory
-  >,
+  GuestMemory: Symbol.for('leanckpt.xen.GuestMemory') as ServiceIdentifier<GuestMemoryFactory>,
 } as const;
 
 export interface XenConfig {

@@ -2,21 +2,24 @@
  * GuestMemory of a real domain that `xl restore -p` has just built: its pages mapped writable through
  * libxenforeignmemory. PVH/HVM guests are mapped by guest frame, which is the pfn. A PV guest is mapped
  * by machine frame, and the usual way to its p2m (the frame list in its shared info) is empty until its
- * kernel runs again: the restore resets it. So the frames come from Xen's M2P instead, which Xen set for
- * every page it populated, and each candidate counts only if Xen says the domain owns it
- * (getpageframeinfo3 answers XTAB otherwise). A pfn with no such frame, or two, is an error.
+ * kernel runs again: the restore resets it. But libxc's restore has written the new p2m into the pages
+ * the stream named for it (X86_PV_P2M_FRAMES). Those few pages are found through Xen's M2P, which Xen
+ * set for every page it populated, each candidate counting only if Xen says the domain owns it
+ * (getpageframeinfo3 answers XTAB otherwise); the p2m they hold then gives every other frame, each
+ * checked against the M2P. Without that record, every wanted pfn is looked up the first way, which
+ * asks Xen about every candidate frame (12 s of an emulated dom0 for a 256 MiB guest).
  */
 import { XenCtrl } from './ffi/xenctrl.ts';
 import { ForeignMemory, PROT_READ, PROT_WRITE } from './ffi/xenforeignmemory.ts';
 import { mapM2p } from './ffi/xenguest.ts';
 import type { GuestMemory } from './fill.ts';
+import type { PvP2mFrames } from './image/sparse.ts';
 
 const XTAB = 0xfn << 28n;
 const TYPE_MASK = 0xfn << 28n;
 
-/** pfn -> machine frame (-1: none) of PV domain `domid`, for the pfns that `wanted` marks. */
-function pvFrames(xc: XenCtrl, domid: number, wanted: Uint8Array): Float64Array {
-  const m2p = mapM2p(xc).table;
+/** pfn -> machine frame (-1: none) of PV domain `domid`, for the pfns that `wanted` marks, from the M2P. */
+function ownedFrames(xc: XenCtrl, domid: number, m2p: BigUint64Array, wanted: Uint8Array): Float64Array {
   // The low and high halves of each 64-bit entry: INVALID_M2P_ENTRY and other domains' large pfns
   // have a high half; reading halves avoids a BigInt per machine frame.
   const halves = new Uint32Array(m2p.buffer, m2p.byteOffset, m2p.length * 2);
@@ -40,22 +43,67 @@ function pvFrames(xc: XenCtrl, domid: number, wanted: Uint8Array): Float64Array 
   return frames;
 }
 
+/** The machine frames of the pfns `wanted` marks, read from the p2m libxc wrote into the guest. */
+function framesFromP2m(
+  xc: XenCtrl,
+  fm: ForeignMemory,
+  domid: number,
+  m2p: BigUint64Array,
+  p2m: PvP2mFrames,
+  wanted: Uint8Array,
+): Float64Array {
+  const marks = new Uint8Array(Math.max(...p2m.pfns) + 1);
+  for (const pfn of p2m.pfns) marks[pfn] = 1;
+  const where = ownedFrames(xc, domid, m2p, marks);
+  const mfns = Array.from(p2m.pfns, (pfn) => {
+    if (where[pfn]! < 0) throw new Error(`the p2m page ${pfn} of domain ${domid} has no machine frame`);
+    return BigInt(where[pfn]!);
+  });
+  const view = fm.map(domid, mfns, PROT_READ);
+  try {
+    const entries = Math.min(p2m.endPfn + 1, (view.bytes.length / p2m.width) | 0);
+    const dv = new DataView(view.bytes.buffer, view.bytes.byteOffset, view.bytes.length);
+    const frames = new Float64Array(wanted.length).fill(-1);
+    for (let pfn = 0; pfn < Math.min(wanted.length, entries); pfn++) {
+      if (wanted[pfn] !== 1) continue;
+      const mfn = p2m.width === 8 ? dv.getBigUint64(8 * pfn, true) : BigInt(dv.getUint32(4 * pfn, true));
+      // Xen's own record of the frame's owner pfn must agree (it set it when it populated the page).
+      if (mfn >= BigInt(m2p.length) || m2p[Number(mfn)] !== BigInt(pfn)) {
+        throw new Error(
+          `the p2m of domain ${domid} names frame ${mfn} for pfn ${pfn}, which the M2P does not`,
+        );
+      }
+      frames[pfn] = Number(mfn);
+    }
+    return frames;
+  } finally {
+    view.unmap();
+  }
+}
+
 /** Opens writable access to the pages `pfns` (all the fill will ask for) of paused domain `domid`. */
-export function openGuestMemory(domid: number, pfns: readonly Uint32Array[]): GuestMemory {
+export function openGuestMemory(domid: number, pfns: readonly Uint32Array[], p2m?: PvP2mFrames): GuestMemory {
   const xc = XenCtrl.open();
   try {
     const info = xc.domain(domid);
     if (!info || info.dying) throw new Error(`no domain ${domid}`);
     let frameOf = (pfn: number): bigint | undefined => BigInt(pfn);
+    const fm = ForeignMemory.open();
     if (info.kind === 'pv') {
       let bound = 0;
       for (const list of pfns) for (const p of list) bound = Math.max(bound, p + 1);
       const wanted = new Uint8Array(bound);
       for (const list of pfns) for (const p of list) wanted[p] = 1;
-      const frames = pvFrames(xc, domid, wanted);
+      const m2p = mapM2p(xc).table;
+      let frames: Float64Array;
+      try {
+        frames = p2m ? framesFromP2m(xc, fm, domid, m2p, p2m, wanted) : ownedFrames(xc, domid, m2p, wanted);
+      } catch (e) {
+        fm.close();
+        throw e;
+      }
       frameOf = (pfn) => (frames[pfn] !== undefined && frames[pfn] >= 0 ? BigInt(frames[pfn]) : undefined);
     }
-    const fm = ForeignMemory.open();
     return {
       map(list) {
         const frames = Array.from(list, (pfn) => {

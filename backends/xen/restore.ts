@@ -24,7 +24,7 @@ import { diskFileStore, fileSectors, freezeCopy, hashFile, type DiskFile } from 
 import type { XenDisk } from './image/format.ts';
 import { XenImageReader } from './image/reader.ts';
 import { contentIdentity, rebuildXenStream, type StreamSink } from './image/rebuild.ts';
-import { sparseXenStream } from './image/sparse.ts';
+import { sparseXenStream, type PvP2mFrames } from './image/sparse.ts';
 import { fillGuestMemory, type FillResult, type GuestMemory } from './fill.ts';
 import type { StreamTransport } from './save.ts';
 import { XL_HEADER_SIZE } from './stream/format.ts';
@@ -42,8 +42,18 @@ export interface XenRestoreOptions {
   /** How left-out pages come back (default `direct`): see the top of this file. */
   readonly fill?: FillMode;
   /** Writable access to a paused domain's pages, for `fill: 'direct'` (all the pfns it will map). */
-  readonly memory?: (domid: number, pfns: readonly Uint32Array[]) => GuestMemory | Promise<GuestMemory>;
+  readonly memory?: GuestMemoryFactory;
 }
+
+/**
+ * Writable access to the paused domain `domid`, for every pfn in `pfns`; `p2m` says where a PV guest's
+ * p2m lies (see PvP2mFrames).
+ */
+export type GuestMemoryFactory = (
+  domid: number,
+  pfns: readonly Uint32Array[],
+  p2m?: PvP2mFrames,
+) => GuestMemory | Promise<GuestMemory>;
 
 /** `direct`: a sparse stream, then the pages written into the paused domain; `stream`: the whole stream. */
 export type FillMode = 'direct' | 'stream';
@@ -258,7 +268,7 @@ async function restoreWith(
       t2 = performance.now();
       const { plan } = sparse;
       if (!opts.memory) throw new Error('a direct fill needs access to guest memory');
-      const memory = await opts.memory(domid, [plan.zero, plan.mapped.pfn]);
+      const memory = await opts.memory(domid, [plan.zero, plan.mapped.pfn], sparse.p2m);
       const opened = performance.now() - t2;
       let filled: FillResult;
       try {

@@ -34,6 +34,20 @@ export interface FillPlan {
   readonly mapped: RestoredMap & { readonly hash: BigUint64Array };
 }
 
+/**
+ * Where a PV guest's own p2m lies, from the stream's X86_PV_INFO and X86_PV_P2M_FRAMES records: libxc's
+ * restore writes the new pfn -> machine frame table into those pages (update_guest_p2m) before the
+ * domain is left paused, and nothing else says where a paused, restored PV guest's pages are.
+ */
+export interface PvP2mFrames {
+  /** Bytes per p2m entry: the guest's word size. */
+  readonly width: number;
+  /** Highest pfn the p2m covers. */
+  readonly endPfn: number;
+  /** pfns of the pages holding the p2m, in order. */
+  readonly pfns: Float64Array;
+}
+
 export interface SparseResult {
   /** Bytes of the sparse stream. */
   readonly bytes: number;
@@ -42,6 +56,8 @@ export interface SparseResult {
   /** Whole-content hash of each disk, as recorded. */
   readonly diskHashes: ReadonlyMap<number, bigint>;
   readonly end: XenEnd;
+  /** PV streams only. */
+  readonly p2m?: PvP2mFrames;
 }
 
 const LIBXC_HEADERS = 24 + 16;
@@ -270,6 +286,8 @@ export async function sparseXenStream(
   const out = piecewise(sink);
   const plan = new PlanBuilder();
   let record = new Uint8Array(0);
+  let width = 0;
+  let p2m: Omit<PvP2mFrames, 'width'> | undefined;
 
   const pageData = async (head: Uint8Array): Promise<void> => {
     const length = u32(head, 4);
@@ -326,8 +344,9 @@ export async function sparseXenStream(
     await out.emit(record.subarray(0, bytes));
   };
 
-  const libxc = async (): Promise<void> => {
-    await out.emit(await c.read(LIBXC_HEADERS, 'the libxc headers'));
+  /** The libxc stream up to its END (false) or a CHECKPOINT record, which hands back to libxl (true). */
+  const libxc = async (withHeaders: boolean): Promise<boolean> => {
+    if (withHeaders) await out.emit(await c.read(LIBXC_HEADERS, 'the libxc headers'));
     for (;;) {
       const head = await c.read(8, 'a libxc record header');
       const type = u32(head, 0);
@@ -338,9 +357,22 @@ export async function sparseXenStream(
       if (type === LibxcRec.VERIFY) {
         throw broken('its libxc stream has a VERIFY record; restore it with --fill stream');
       }
+      if (type === LibxcRec.X86_PV_INFO || type === LibxcRec.X86_PV_P2M_FRAMES) {
+        // Small records, read whole: u8 guest_width | ... and u32 start | u32 end | u64 pfn[].
+        const body = await c.read(align8(u32(head, 4)), 'a PV record');
+        if (type === LibxcRec.X86_PV_INFO) width = body[0]!;
+        else if (u32(body, 0) === 0 && body.length >= 8) {
+          const frames = new BigUint64Array(body.buffer, 8, (u32(head, 4) - 8) / 8);
+          p2m = { endPfn: u32(body, 4), pfns: Float64Array.from(frames, Number) };
+        }
+        await out.emit(head);
+        await out.emit(body);
+        continue;
+      }
       await out.emit(head);
       await c.pass(align8(u32(head, 4)), 'a libxc record', out.emit);
-      if (type === LibxcRec.END) return;
+      if (type === LibxcRec.END) return false;
+      if (type === LibxcRec.CHECKPOINT) return true;
     }
   };
 
@@ -349,13 +381,16 @@ export async function sparseXenStream(
     await out.emit(xl);
     await c.pass(u32(xl, 44), 'the xl config', out.emit);
     await out.emit(await c.read(16, 'the libxl header'));
+    let inCheckpoint = false;
     for (;;) {
       const head = await c.read(8, 'a libxl record header');
       const type = u32(head, 0);
       await out.emit(head);
       await c.pass(align8(u32(head, 4)), 'a libxl record', out.emit);
-      if (type === LibxlRec.LIBXC_CONTEXT) await libxc();
       if (type === LibxlRec.END) break;
+      if (type === LibxlRec.LIBXC_CONTEXT) inCheckpoint = await libxc(true);
+      // Checkpointed streams (Remus/COLO) hand back to libxc, which goes on with its records.
+      else if (type === LibxlRec.CHECKPOINT_END && inCheckpoint) inCheckpoint = await libxc(false);
     }
     if (!(await c.atEnd())) throw broken('bytes follow the libxl END record');
     await out.drain();
@@ -368,5 +403,6 @@ export async function sparseXenStream(
     disks: reader.disks,
     diskHashes: reader.diskHashes,
     end: reader.end!,
+    ...(p2m && width ? { p2m: { ...p2m, width } } : {}),
   };
 }

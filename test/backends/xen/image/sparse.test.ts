@@ -87,6 +87,15 @@ describe('Xen image: sparse stream + direct fill = the original memory', () => {
         expect(got.pageEntries).toBe(original.pageEntries);
         expect(got.pagesWithData).toBe(original.pagesWithData - mapped - zero);
         expect(s.bytes).toBe(s.stream.length);
+        // Where a PV guest's p2m will be once xl has restored it: the fixture's X86_PV_P2M_FRAMES.
+        if (shape.guest === 'pv') {
+          const frames = Math.ceil(shape.kinds.length / 512);
+          expect(s.p2m).toEqual({
+            width: 8,
+            endPfn: shape.kinds.length - 1,
+            pfns: Float64Array.from({ length: frames }, (_, i) => 1000 + i),
+          });
+        } else expect(s.p2m).toBeUndefined();
         expect(s.bytes).toBe(original.bytes - 4096 * (mapped + zero));
         for (const [k, t] of original.records)
           if (!k.endsWith('PAGE_DATA')) expect(got.records.get(k)).toEqual(t);
