@@ -10,6 +10,7 @@ import type { DomainHost } from './daemon/host.ts';
 import { socketPath } from './daemon/paths.ts';
 import { spawningAttacher } from './daemon/spawn.ts';
 import { openXenHost } from './daemon/xen-host.ts';
+import { dom0Directory, type DomainDirectory } from './domain-directory.ts';
 import { openGuestMemory } from './guest-memory.ts';
 import type { GuestMemoryFactory } from './restore.ts';
 import type { DomainAttacher } from './tracked-domain.ts';
@@ -24,6 +25,8 @@ export const XEN_TOKENS = {
   Attacher: Symbol.for('leanckpt.xen.Attacher') as ServiceIdentifier<DomainAttacher>,
   /** Writable access to the pages of a domain `xl restore -p` left paused (a restore's direct fill). */
   GuestMemory: Symbol.for('leanckpt.xen.GuestMemory') as ServiceIdentifier<GuestMemoryFactory>,
+  /** Domain names and unpausing for a restore, without an xl process per question. */
+  Directory: Symbol.for('leanckpt.xen.Directory') as ServiceIdentifier<DomainDirectory>,
 } as const;
 
 export interface XenConfig {
@@ -37,5 +40,6 @@ export async function xenContainer(cfg: XenConfig): Promise<Container> {
   c.bind(XEN_TOKENS.Tracked).toConstantValue((domid) => RemoteTrackedDomain.connect(socketPath(domid)));
   c.bind(XEN_TOKENS.Attacher).toConstantValue(spawningAttacher(cfg.logDirtyMs));
   c.bind(XEN_TOKENS.GuestMemory).toConstantValue(openGuestMemory);
+  c.bind(XEN_TOKENS.Directory).toConstantValue(dom0Directory);
   return c;
 }

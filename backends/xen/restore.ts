@@ -23,8 +23,9 @@ import type { Hasher64 } from '../../core/hash.ts';
 import { diskFileStore, fileSectors, freezeCopy, hashFile, type DiskFile } from './disk-files.ts';
 import type { XenDisk } from './image/format.ts';
 import { XenImageReader } from './image/reader.ts';
-import { contentIdentity, rebuildXenStream, type StreamSink } from './image/rebuild.ts';
-import { sparseXenStream, type PvP2mFrames } from './image/sparse.ts';
+import { contentIdentity, rebuildXenStream, type RebuildResult, type StreamSink } from './image/rebuild.ts';
+import { sparseXenStream, type PvP2mFrames, type SparseResult } from './image/sparse.ts';
+import { xlDirectory, type DomainDirectory } from './domain-directory.ts';
 import { fillGuestMemory, type FillResult, type GuestMemory } from './fill.ts';
 import type { StreamTransport } from './save.ts';
 import { XL_HEADER_SIZE } from './stream/format.ts';
@@ -43,6 +44,8 @@ export interface XenRestoreOptions {
   readonly fill?: FillMode;
   /** Writable access to a paused domain's pages, for `fill: 'direct'` (all the pfns it will map). */
   readonly memory?: GuestMemoryFactory;
+  /** Domain names and unpausing (default: through xl). */
+  readonly directory?: DomainDirectory;
 }
 
 /**
@@ -195,6 +198,7 @@ async function restoreWith(
   t0: number,
 ): Promise<XenRestoreResult> {
   const { hasher } = opts;
+  const directory = opts.directory ?? xlDirectory;
   const header = await XenImageReader.open(image, hasher);
   // Only DISK records precede the stream; reading the first item is enough to have them all.
   const first = header.items();
@@ -219,10 +223,7 @@ async function restoreWith(
   let name: string;
   try {
     name = await savedDomainName(image, hasher);
-    const clash = await runXl(['domid', name]).then(
-      (out) => out.trim(),
-      () => undefined,
-    );
+    const clash = await directory.domidOf(name);
     if (clash !== undefined) {
       throw new RestoreError(
         `a domain named ${name} exists already (domid ${clash}): destroy or rename it first`,
@@ -234,41 +235,41 @@ async function restoreWith(
   }
   const t1 = performance.now();
 
-  let restored: Restored;
   let fillMs: XenRestoreResult['fillMs'];
-  let domid: number;
-  let t2: number;
+  let domid: number | undefined;
+  // The pages read from the disks, for the new tracking once they are in place and checked.
+  let handOver: { resolve(m: RestoredMap | undefined): void; reject(e: unknown): void } | undefined;
+  let attaching: Promise<AdoptionReport | void> | undefined;
   try {
     // Staged in a file, xl sees the stream only once it is complete; a rebuilt stream is then also
     // proven (every page, the stream's hash) and the disks' content checked before xl reads a byte.
     // Through a FIFO, xl reads the stream as it is produced into a domain it leaves paused (-p).
     const check = (r: { diskHashes: ReadonlyMap<number, bigint> }) =>
       checkContent(header.disks, r.diskHashes, hashes);
-    if (fill === 'stream') {
-      const produce = (sink: StreamSink) =>
-        rebuildXenStream(image, blocks, hasher, sink, { collectMap: true });
-      const rebuilt = await (transport === 'file'
-        ? xlRestoreStaged(image, produce, check)
-        : xlRestoreFifo(produce));
-      await check(rebuilt);
-      domid = await restoredDomid(name);
-      t2 = performance.now();
-      restored = {
-        guest: rebuilt.end.guest,
-        map: rebuilt.map,
-        pagesMapped: rebuilt.pagesMapped,
-        diskReads: rebuilt.diskReads,
-        streamBytes: rebuilt.bytes,
-        xlBytes: rebuilt.bytes,
-      };
-    } else {
-      const produce = (sink: StreamSink) => sparseXenStream(image, hasher, sink);
-      const sparse = await (transport === 'file' ? xlRestoreStaged(image, produce) : xlRestoreFifo(produce));
-      domid = await restoredDomid(name);
-      t2 = performance.now();
-      const { plan } = sparse;
+    const produce =
+      fill === 'stream'
+        ? (sink: StreamSink) => rebuildXenStream(image, blocks, hasher, sink, { collectMap: true })
+        : (sink: StreamSink) => sparseXenStream(image, hasher, sink);
+    const made = await (transport === 'file'
+      ? xlRestoreStaged<RebuildResult | SparseResult>(image, produce, fill === 'stream' ? check : undefined)
+      : xlRestoreFifo<RebuildResult | SparseResult>(produce));
+    domid = await directory.domidOf(name);
+    if (domid === undefined) throw new RestoreError(`xl restore finished but no domain is named ${name}`);
+    const t2 = performance.now();
+
+    const disks = await restoredDisks(header.disks, files, opts.cloneDisks ? `${name}-${domid}` : undefined);
+    // The new tracking process is told the domain now, so that its attaching overlaps the fill; it
+    // gets the pages only once they are in place and checked, and the domain stays paused throughout.
+    const pages = new Promise<RestoredMap | undefined>((resolve, reject) => (handOver = { resolve, reject }));
+    pages.catch(() => undefined);
+    attaching = attacher.attach(domid, disks, pages);
+    attaching.catch(() => undefined);
+
+    let restored: Restored;
+    if ('plan' in made) {
+      const { plan } = made;
       if (!opts.memory) throw new Error('a direct fill needs access to guest memory');
-      const memory = await opts.memory(domid, [plan.zero, plan.mapped.pfn], sparse.p2m);
+      const memory = await opts.memory(domid, [plan.zero, plan.mapped.pfn], made.p2m);
       const opened = performance.now() - t2;
       let filled: FillResult;
       try {
@@ -277,69 +278,82 @@ async function restoreWith(
         memory.close();
       }
       fillMs = { open: opened, ...filled.ms };
-      await check(sparse);
       restored = {
-        guest: sparse.end.guest,
+        guest: made.end.guest,
         map: plan.mapped,
         pagesMapped: filled.pagesFromDisk,
         diskReads: filled.diskReads,
-        streamBytes: sparse.end.streamBytes,
-        xlBytes: sparse.bytes,
+        streamBytes: made.end.streamBytes,
+        xlBytes: made.bytes,
+      };
+    } else {
+      restored = {
+        guest: made.end.guest,
+        map: made.map,
+        pagesMapped: made.pagesMapped,
+        diskReads: made.diskReads,
+        streamBytes: made.bytes,
+        xlBytes: made.bytes,
       };
     }
+    await check(made);
+    const t3 = performance.now();
+    // Without the map (it could not be read) the domain runs all the same, its tracking starts empty.
+    handOver!.resolve(restored.map);
+    const adoption = (await attaching) ?? undefined;
+    await directory.unpause(domid);
+    const t4 = performance.now();
+    return {
+      image,
+      domid,
+      name,
+      guest: restored.guest,
+      fill,
+      disks,
+      pagesMapped: restored.pagesMapped,
+      ...(adoption ? { adoption } : {}),
+      streamBytes: restored.streamBytes,
+      xlBytes: restored.xlBytes,
+      imageBytes: header.size,
+      diskReads: restored.diskReads,
+      ...(fillMs ? { fillMs } : {}),
+      ms: {
+        verify: t1 - t0,
+        restore: t2 - t1,
+        fill: t3 - t2,
+        attach: t4 - t3,
+        total: t4 - t0,
+        diskHash: hashedAt,
+      },
+    };
   } catch (e) {
+    handOver?.reject(e);
+    await attaching?.catch(() => undefined);
     // A domain xl created from a stream or fill we could not finish must not run.
-    await runXl(['destroy', name]).catch(() => undefined);
+    await runXl(['destroy', domid === undefined ? name : String(domid)]).catch(() => undefined);
     throw e;
   } finally {
     blocks.close();
   }
-  const t3 = performance.now();
+}
 
-  const disks: RestoredDisk[] = [];
-  let adoption: AdoptionReport | undefined;
-  try {
-    for (const d of header.disks) {
-      const file = files.find((f) => f.id === d.id)!;
-      let path = file.path;
-      if (opts.cloneDisks) {
-        path = `${file.path}.${name}-${domid}.raw`;
-        await freezeCopy(file.path, path);
-      }
-      disks.push({ id: d.id, vdev: d.vdev, path });
+/** The disks the restored domain runs on: the image's files, or a reflink copy of each (`clone`). */
+async function restoredDisks(
+  saved: readonly XenDisk[],
+  files: readonly DiskFile[],
+  clone: string | undefined,
+): Promise<RestoredDisk[]> {
+  const out: RestoredDisk[] = [];
+  for (const d of saved) {
+    const file = files.find((f) => f.id === d.id)!;
+    let path = file.path;
+    if (clone) {
+      path = `${file.path}.${clone}.raw`;
+      await freezeCopy(file.path, path);
     }
-    // Handed over while the domain is still paused (xl restore -p): see TrackingSession.adoptRestored.
-    // Without the map (it could not be read) the domain runs all the same, its tracking starts empty.
-    adoption = (await attacher.attach(domid, disks, restored.map)) ?? undefined;
-    await runXl(['unpause', String(domid)]);
-  } catch (e) {
-    await runXl(['destroy', String(domid)]).catch(() => undefined);
-    throw e;
+    out.push({ id: d.id, vdev: d.vdev, path });
   }
-  const t4 = performance.now();
-  return {
-    image,
-    domid,
-    name,
-    guest: restored.guest,
-    fill,
-    disks,
-    pagesMapped: restored.pagesMapped,
-    ...(adoption ? { adoption } : {}),
-    streamBytes: restored.streamBytes,
-    xlBytes: restored.xlBytes,
-    imageBytes: header.size,
-    diskReads: restored.diskReads,
-    ...(fillMs ? { fillMs } : {}),
-    ms: {
-      verify: t1 - t0,
-      restore: t2 - t1,
-      fill: t3 - t2,
-      attach: t4 - t3,
-      total: t4 - t0,
-      diskHash: hashedAt,
-    },
-  };
+  return out;
 }
 
 /** What either way of restoring learnt, for the attach and the result. */
@@ -350,15 +364,6 @@ interface Restored {
   readonly diskReads: number;
   readonly streamBytes: number;
   readonly xlBytes: number;
-}
-
-/** The domain `xl restore` has just created under `name`. */
-async function restoredDomid(name: string): Promise<number> {
-  const domid = Number((await runXl(['domid', name])).trim());
-  if (!Number.isSafeInteger(domid) || domid <= 0) {
-    throw new RestoreError(`xl restore finished but \`xl domid ${name}\` gave no domain id`);
-  }
-  return domid;
 }
 
 const writeAll = (file: FileHandle) => async (bytes: Uint8Array) => {

@@ -80,11 +80,13 @@ export interface DomainAttacher {
   abandon?(): void;
   /**
    * `restored`, if given, seeds the new tracking's map with the pages the restore read from the disks
-   * (so the next save leaves them out again); it must be handed over before the domain is unpaused.
+   * (so the next save leaves them out again); it must be handed over before the domain is unpaused. It
+   * may still be on its way (a promise): the attaching then goes on meanwhile and the pages are handed
+   * over once it settles; if it rejects, so does attach(), and nothing is handed over.
    */
   attach(
     domid: number,
     disks: readonly RestoredDisk[],
-    restored?: RestoredMap,
+    restored?: RestoredMap | Promise<RestoredMap | undefined>,
   ): Promise<AdoptionReport | void>;
 }

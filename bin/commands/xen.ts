@@ -252,6 +252,7 @@ export function xenRestore(image: string, opts: XenRestoreFlags): Promise<XenRes
       transport: opts.stream ?? 'fifo',
       fill: opts.fill ?? 'direct',
       memory: c.get(XEN_TOKENS.GuestMemory),
+      directory: c.get(XEN_TOKENS.Directory),
     });
   });
 }

@@ -167,13 +167,14 @@ export function spawningAttacher(logDirtyMs: number): DomainAttacher {
     async attach(
       domid: number,
       disks: readonly RestoredDisk[],
-      restored?: RestoredMap,
+      pages?: RestoredMap | Promise<RestoredMap | undefined>,
     ): Promise<AdoptionReport | void> {
       const specs = disks.map((d) => ({ vdev: d.vdev, path: d.path }));
       const opts = { logDirtyMs, unpause: false };
       const ahead = prepared;
       prepared = undefined;
       const t = ahead ? await ahead.assign(domid, specs, opts) : await spawnTracker(domid, specs, opts);
+      const restored = await pages;
       if (!restored || restored.length === 0) return;
       // A failed hand-over costs the next save space, never correctness: the domain still runs.
       return handOver(t.socket, restored).catch((err: unknown) => ({

@@ -1,0 +1,56 @@
+/**
+ * The two things a restore asks of the toolstack besides `xl restore` itself: which domain has a name,
+ * and unpausing the domain once every check has passed. Through xl by default (each call a process:
+ * about a second in the lab's emulated dom0), or straight through libxenctrl and xenstore in a dom0.
+ */
+import { XenCtrl } from './ffi/xenctrl.ts';
+import { XenStore } from './ffi/xenstore.ts';
+import { runXl } from './xl-process.ts';
+
+export interface DomainDirectory {
+  /** The domain named `name`, if there is one. */
+  domidOf(name: string): Promise<number | undefined>;
+  /** Lets a domain that `xl restore -p` left paused run. */
+  unpause(domid: number): Promise<void>;
+}
+
+export const xlDirectory: DomainDirectory = {
+  domidOf: (name) =>
+    runXl(['domid', name]).then(
+      (out) => {
+        const domid = Number(out.trim());
+        return Number.isSafeInteger(domid) ? domid : undefined;
+      },
+      () => undefined,
+    ),
+  unpause: async (domid) => void (await runXl(['unpause', String(domid)])),
+};
+
+/**
+ * Names from xenstore (`/local/domain/<id>/name`, written by libxl when it creates a domain) and
+ * unpausing by hypercall. An HVM guest's device model must be told to continue as well, which only
+ * libxl knows how to do: those are unpaused through xl.
+ */
+export const dom0Directory: DomainDirectory = {
+  async domidOf(name) {
+    const xc = XenCtrl.open();
+    const xs = XenStore.open();
+    try {
+      const found = xc.domains().find((d) => !d.dying && xs.read(`/local/domain/${d.domid}/name`) === name);
+      return found?.domid;
+    } finally {
+      xs.close();
+      xc.close();
+    }
+  },
+  async unpause(domid) {
+    const xc = XenCtrl.open();
+    try {
+      const kind = xc.domain(domid)?.kind;
+      if (kind === 'hvm') return await xlDirectory.unpause(domid);
+      xc.unpause(domid);
+    } finally {
+      xc.close();
+    }
+  },
+};
