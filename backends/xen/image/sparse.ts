@@ -61,8 +61,10 @@ export interface SparseResult {
 }
 
 const LIBXC_HEADERS = 24 + 16;
-const XALLOC_WORD = BigInt(PageType.XALLOC) << 60n;
-const PFN_MASK = (1n << BigInt(PFN_BITS)) - 1n;
+/** The pfn bits (51-32) of a pfn word's high half. */
+const PFN_HIGH_MASK = (1 << (PFN_BITS - 32)) - 1;
+/** pfns below this are tracked in a typed array (64 GiB of guest), the rest in a Map. */
+const LAST_DENSE = 1 << 24;
 /** Pieces smaller than this are gathered before they reach the sink. */
 const SINK_PIECE = 4 << 20;
 const DIRECT_PIECE = 64 << 10;
@@ -175,21 +177,54 @@ class PlanBuilder {
   private disk = new Uint32Array(4096);
   private sector = new Float64Array(4096);
   private hash = new BigUint64Array(4096);
-  /** pfn -> index of its last left-out slot, or -1 once a later slot kept it. */
-  private readonly last = new Map<number, number>();
+  /**
+   * pfn -> 1 + index of its last left-out slot, or -1 once a later slot kept it (0: never left out). A
+   * typed array for the pfns of guests up to 64 GiB; a Map beyond.
+   */
+  private last = new Int32Array(1 << 16);
+  private readonly lastFar = new Map<number, number>();
 
-  add(pfn: number, disk: number, sector: number, hash: bigint): void {
+  private setLast(pfn: number, v: number): void {
+    if (pfn >= LAST_DENSE) {
+      this.lastFar.set(pfn, v);
+      return;
+    }
+    if (pfn >= this.last.length) {
+      let size = this.last.length;
+      while (size <= pfn) size *= 2;
+      const grown = new Int32Array(Math.min(size, LAST_DENSE));
+      grown.set(this.last);
+      this.last = grown;
+    }
+    this.last[pfn] = v;
+  }
+
+  private getLast(pfn: number): number {
+    return pfn >= LAST_DENSE ? (this.lastFar.get(pfn) ?? 0) : (this.last[pfn] ?? 0);
+  }
+
+  private push(pfn: number, disk: number): number {
     if (this.n === this.pfn.length) this.grow();
     this.pfn[this.n] = pfn;
     this.disk[this.n] = disk;
-    this.sector[this.n] = sector;
-    this.hash[this.n] = hash;
-    this.last.set(pfn, this.n++);
+    this.setLast(pfn, this.n + 1);
+    return this.n++;
+  }
+
+  addZero(pfn: number): void {
+    this.push(pfn, ZERO_DISK);
+  }
+
+  /** Entry `at` of a MAP record stands for `pfn`. */
+  addMapped(pfn: number, e: MapEntries, at: number): void {
+    const i = this.push(pfn, e.disk[at]!);
+    this.sector[i] = e.sector[at]!;
+    this.hash[i] = e.hash[at]!;
   }
 
   /** A page the stream carries: it supersedes any earlier left-out copy (libxc: the last one wins). */
   kept(pfn: number): void {
-    if (this.last.has(pfn)) this.last.set(pfn, -1);
+    if (this.getLast(pfn) > 0) this.setLast(pfn, -1);
   }
 
   private grow(): void {
@@ -213,7 +248,7 @@ class PlanBuilder {
     let zeros = 0;
     let maps = 0;
     for (let i = 0; i < this.n; i++) {
-      if (this.last.get(this.pfn[i]!) !== i) continue;
+      if (this.getLast(this.pfn[i]!) !== i + 1) continue;
       if (this.disk[i] === ZERO_DISK) zeros++;
       else maps++;
     }
@@ -226,7 +261,7 @@ class PlanBuilder {
       hash: new BigUint64Array(maps),
     };
     for (let i = 0, z = 0, m = 0; i < this.n; i++) {
-      if (this.last.get(this.pfn[i]!) !== i) continue;
+      if (this.getLast(this.pfn[i]!) !== i + 1) continue;
       if (this.disk[i] === ZERO_DISK) {
         zero[z++] = this.pfn[i]!;
         continue;
@@ -293,9 +328,13 @@ export async function sparseXenStream(
     const length = u32(head, 4);
     const pageHead = await c.read(8, 'a PAGE_DATA header');
     const count = u32(pageHead, 0);
-    const words = new BigUint64Array((await c.read(8 * count, 'a PAGE_DATA pfn array')).buffer);
+    const pfnBytes = await c.read(8 * count, 'a PAGE_DATA pfn array');
+    // Each pfn word as two 32-bit halves: type in bits 31-28 of the high half, pfn in its bits 19-0
+    // and the low half. No BigInt per page: under an emulated CPU those and their garbage collection
+    // had made this walk the slowest part of a restore.
+    const half = new Uint32Array(pfnBytes.buffer, pfnBytes.byteOffset, 2 * count);
     let slots = 0;
-    for (const w of words) if (pageTypeHasData(Number(w >> 60n))) slots++;
+    for (let i = 0; i < count; i++) if (pageTypeHasData(half[2 * i + 1]! >>> 28)) slots++;
     if (length !== 8 + 8 * count + PAGE_SIZE * slots) {
       throw broken(`a PAGE_DATA record of ${count} pages (${slots} with data) is ${length} bytes long`);
     }
@@ -305,11 +344,23 @@ export async function sparseXenStream(
     let left = slots;
     let run: SlotRun | undefined;
     let j = 0;
+    // Kept pages that follow each other in a run are copied into the record together.
+    let copyFrom = 0;
+    let copyN = 0;
+    let copyTo = 0;
+    const flush = (): void => {
+      if (copyN > 0 && run?.kind === 'kept') {
+        record.set(run.bytes.subarray(copyFrom * PAGE_SIZE, (copyFrom + copyN) * PAGE_SIZE), copyTo);
+      }
+      copyN = 0;
+    };
     for (let i = 0; i < count; i++) {
-      const type = Number(words[i]! >> 60n);
+      const high = half[2 * i + 1]!;
+      const type = high >>> 28;
       if (!pageTypeHasData(type)) continue;
-      const pfn = Number(words[i]! & PFN_MASK);
+      const pfn = half[2 * i]! + (high & PFN_HIGH_MASK) * 2 ** 32;
       if (!run || j === run.n) {
+        flush();
         run = await c.slots(left);
         j = 0;
       }
@@ -318,29 +369,36 @@ export async function sparseXenStream(
       if (run.kind === 'kept' || (run.kind === 'zero' && type !== PageType.NOTAB)) {
         // A zero page table keeps its type, so it travels as 4096 zero bytes.
         const at = payload + PAGE_SIZE * kept++;
-        if (run.kind === 'kept') record.set(run.bytes.subarray(k * PAGE_SIZE, (k + 1) * PAGE_SIZE), at);
-        else record.fill(0, at, at + PAGE_SIZE);
+        if (run.kind === 'zero') record.fill(0, at, at + PAGE_SIZE);
+        else if (copyN > 0 && k === copyFrom + copyN) copyN++;
+        else {
+          flush();
+          copyFrom = k;
+          copyTo = at;
+          copyN = 1;
+        }
         plan.kept(pfn);
         continue;
       }
       if (type !== PageType.NOTAB) throw broken(`pfn ${pfn} of type ${type} is left out as a disk page`);
       if (pfn > 0xffff_ffff) throw broken(`pfn ${pfn} is beyond what a fill plan holds`);
-      words[i] = XALLOC_WORD | BigInt(pfn);
+      half[2 * i + 1] = ((PageType.XALLOC << 28) | (high & 0x0fff_ffff)) >>> 0;
       if (run.kind === 'zero') {
-        plan.add(pfn, ZERO_DISK, 0, 0n);
+        plan.addZero(pfn);
         continue;
       }
-      const e = run.entries;
       const at = run.from + k;
-      if (e.pfn[at] !== pfn)
-        throw broken(`a MAP entry names pfn ${e.pfn[at]} where the stream has pfn ${pfn}`);
-      plan.add(pfn, e.disk[at]!, e.sector[at]!, e.hash[at]!);
+      if (run.entries.pfn[at] !== pfn) {
+        throw broken(`a MAP entry names pfn ${run.entries.pfn[at]} where the stream has pfn ${pfn}`);
+      }
+      plan.addMapped(pfn, run.entries, at);
     }
+    flush();
     const bytes = payload + PAGE_SIZE * kept;
     record.set(head);
     new DataView(record.buffer).setUint32(4, bytes - 8, true);
     record.set(pageHead, 8);
-    record.set(new Uint8Array(words.buffer), 16);
+    record.set(pfnBytes, 16);
     await out.emit(record.subarray(0, bytes));
   };
 
