@@ -95,6 +95,8 @@ export interface XenRestoreResult {
     readonly total: number;
     /** When the disks' whole-content hashes were done, counted from the start (they run beside the rest). */
     readonly diskHash: number;
+    /** `--stream file`: how long `xl restore` took, of `restore`, once the stream was staged. */
+    readonly xl?: number;
   };
 }
 
@@ -250,8 +252,14 @@ async function restoreWith(
       fill === 'stream'
         ? (sink: StreamSink) => rebuildXenStream(image, blocks, hasher, sink, { collectMap: true })
         : (sink: StreamSink) => sparseXenStream(image, hasher, sink);
+    const marks: { xl?: number } = {};
     const made = await (transport === 'file'
-      ? xlRestoreStaged<RebuildResult | SparseResult>(image, produce, fill === 'stream' ? check : undefined)
+      ? xlRestoreStaged<RebuildResult | SparseResult>(
+          image,
+          produce,
+          fill === 'stream' ? check : undefined,
+          marks,
+        )
       : xlRestoreFifo<RebuildResult | SparseResult>(produce));
     domid = await directory.domidOf(name);
     if (domid === undefined) throw new RestoreError(`xl restore finished but no domain is named ${name}`);
@@ -324,6 +332,7 @@ async function restoreWith(
         attach: t4 - t3,
         total: t4 - t0,
         diskHash: hashedAt,
+        ...(marks.xl !== undefined ? { xl: marks.xl } : {}),
       },
     };
   } catch (e) {
@@ -379,6 +388,7 @@ async function xlRestoreStaged<T>(
   image: string,
   produce: (sink: StreamSink) => Promise<T>,
   check?: (result: T) => Promise<void>,
+  marks: { xl?: number } = {},
 ): Promise<T> {
   const path = join(dirname(image), `.${basename(image)}.xlstream-${process.pid}`);
   try {
@@ -390,7 +400,9 @@ async function xlRestoreStaged<T>(
       await file.close();
     }
     await check?.(result);
+    marks.xl = performance.now();
     await runXl(['restore', '-p', '-e', path]);
+    marks.xl = performance.now() - marks.xl;
     return result;
   } finally {
     await rm(path, { force: true });
