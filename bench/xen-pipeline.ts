@@ -247,7 +247,15 @@ export async function run(opts: BenchOptions): Promise<BenchResult[]> {
       rows.push(
         row(`xen save filter (incl. disk hash), ${name}`, m.save, 's', m.copy, 'stream copy', target, null),
         row(`xen restore rebuild + disk hash, ${name}`, m.restore, 's', m.copy, 'stream copy', target, null),
-        row(`xen restore sparse + fill + disk hash, ${name}`, m.direct, 's', m.copy, 'stream copy', target, null),
+        row(
+          `xen restore sparse + fill + disk hash, ${name}`,
+          m.direct,
+          's',
+          m.copy,
+          'stream copy',
+          target,
+          null,
+        ),
       );
       details[layout] = {
         streamBytes: m.streamBytes,
