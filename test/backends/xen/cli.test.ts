@@ -44,6 +44,19 @@ describe('xen command line', () => {
     );
   });
 
+  it('restores by direct fill unless told otherwise, and refuses an unknown way by name', async () => {
+    const [help, bad] = await Promise.all([
+      leanckpt('xen', 'restore', '--help'),
+      leanckpt('xen', 'restore', 'g.lckx', '--fill', 'lazy'),
+    ]);
+    expect(help.out).toMatch(/--fill <how>[\s\S]*\(choices: "direct", "stream",\s+default: "direct"\)/);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(
+      /option '--fill <how>' argument 'lazy' is invalid\. Allowed choices are direct, stream/,
+    );
+    expect(bad.err).not.toMatch(/\n\s+at /);
+  });
+
   it('names a missing device node', () => {
     expect(() => requireDevice('/dev/xen/no-such-device')).toThrow(XenUnavailableError);
     expect(() => requireDevice('/dev/xen/no-such-device')).toThrow(
