@@ -4,11 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RestoreError } from '../../../../core/errors.ts';
 import { loadHasher, type Hasher64 } from '../../../../core/hash.ts';
 import { rebuildXenStream, verifyXenImage } from '../../../../backends/xen/image/rebuild.ts';
-import { writeXenImage } from '../../../../backends/xen/image/save-image.ts';
 import { SaveStreamParser } from '../../../../backends/xen/stream/parser.ts';
 import { tempDir } from '../../../support/image-fakes.ts';
 import { MemoryDisks } from '../fixtures/disks.ts';
-import { arbGuestShape, buildGuest, type Guest, type GuestShape } from '../fixtures/guest.ts';
+import { arbGuestShape, buildGuest, everyKind, saveGuestImage, type Guest } from '../fixtures/guest.ts';
 import { chunked, streamBytes, streamPieces } from '../fixtures/stream-fixture.ts';
 
 let hasher: Hasher64;
@@ -21,15 +20,7 @@ afterAll(() => tmp.cleanup());
 
 async function save(g: Guest, name: string) {
   const path = tmp.path(name);
-  const stats = await writeXenImage(path, {
-    stream: chunked(streamPieces(g.spec), 5000),
-    map: g.map,
-    blocks: g.disks,
-    disks: g.disks.xenDisks(),
-    diskHashes: Promise.resolve(g.disks.contentHashes(hasher)),
-    hasher,
-  });
-  return { path, stats };
+  return { path, stats: await saveGuestImage(path, g, hasher) };
 }
 
 async function rebuild(g: Guest, path: string): Promise<Uint8Array> {
@@ -60,20 +51,7 @@ async function expectedCounts(g: Guest) {
   return counts;
 }
 
-const fixed: GuestShape = {
-  guest: 'pv',
-  kinds: Array.from(
-    { length: 300 },
-    (_, i) => (['zero', 'disk', 'stale', 'random', 'random-mapped', 'table'] as const)[i % 6]!,
-  ),
-  offsets: Array.from({ length: 300 }, (_, i) => i * 13),
-  batch: 64,
-  libxcVersion: 3,
-  checkpoints: 0,
-  verify: false,
-  optionalRecords: true,
-  seed: 5,
-};
+const fixed = everyKind(300, 13, 64, 5);
 
 describe('Xen image: rebuild(filter(stream)) is the stream, byte for byte', () => {
   it('holds for generated PV and HVM streams of every shape', async () => {

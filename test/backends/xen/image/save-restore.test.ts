@@ -86,6 +86,23 @@ afterAll(async () => {
   await tmp.cleanup();
 });
 
+/** What a restore asks xl, after the save's two calls: the name is free, restore, the new domid, unpause. */
+const RESTORE_CALLS = [
+  'domid fixture-pv',
+  expect.stringMatching(/^restore -p -e \/.*(\/stream|\.xlstream-\d+)$/),
+  'domid fixture-pv',
+  'unpause 20',
+];
+
+/** A copy of the disk in which one byte of the sectors page 1 maps to differs; returns those sectors. */
+async function changedDisk(name: string) {
+  const where = g.map.get(1)!;
+  const bytes = Uint8Array.from(g.disks.bytes.get(DISK_ID)!);
+  bytes[where.sector * 512 + 100] = bytes[where.sector * 512 + 100]! ^ 0xff;
+  await writeFile(tmp.path(name), bytes);
+  return where;
+}
+
 const domain = (): RecordingDomain =>
   new RecordingDomain(7, { id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw'), sectors: 2048 }, g.map);
 const xlLog = async (): Promise<string[]> =>
@@ -124,12 +141,7 @@ describe.each(['file', 'fifo'] as const)(
       expect(attacher.attached).toEqual([[20, [{ id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw') }]]]);
       // The tracking process is started ahead, before anything else of the restore.
       expect(attacher.calls).toEqual(['prepare', 'attach', 'handed over']);
-      expect((await xlLog()).slice(2)).toEqual([
-        'domid fixture-pv',
-        expect.stringMatching(/^restore -p -e \/.*(\/stream|\.xlstream-\d+)$/),
-        'domid fixture-pv',
-        'unpause 20',
-      ]);
+      expect((await xlLog()).slice(2)).toEqual(RESTORE_CALLS);
     });
 
     it('saves a stream that xl writes slowly, in pieces at odd offsets, identically', async () => {
@@ -181,10 +193,7 @@ describe.each(['file', 'fifo'] as const)(
     it('refuses a disk changed after the save, naming page and sector, before the domain runs', async () => {
       const image = tmp.path('guest.lcxen');
       await saveDomain(domain(), image, { keepRunning: false, hasher, transport });
-      const where = g.map.get(1)!;
-      const bytes = Uint8Array.from(g.disks.bytes.get(DISK_ID)!);
-      bytes[where.sector * 512 + 100] = bytes[where.sector * 512 + 100]! ^ 0xff;
-      await writeFile(tmp.path('changed.raw'), bytes);
+      const where = await changedDisk('changed.raw');
       const attacher = new FakeAttacher();
       const err = await restoreDomain(image, attacher, {
         hasher,
@@ -326,20 +335,12 @@ describe.each(['file', 'fifo'] as const)(
       expect(guest!.closed).toBe(true);
       expect(attacher.restored[0]!.length).toBe(300);
       expect(attacher.calls).toEqual(['prepare', 'attach', 'handed over']);
-      expect((await xlLog()).slice(2)).toEqual([
-        'domid fixture-pv',
-        expect.stringMatching(/^restore -p -e \/.*(\/stream|\.xlstream-\d+)$/),
-        'domid fixture-pv',
-        'unpause 20',
-      ]);
+      expect((await xlLog()).slice(2)).toEqual(RESTORE_CALLS);
     });
 
     it('refuses a page whose sectors changed, naming page and sector, and destroys the domain unrun', async () => {
       const image = await saved('direct-changed.lcxen');
-      const where = g.map.get(1)!;
-      const bytes = Uint8Array.from(g.disks.bytes.get(DISK_ID)!);
-      bytes[where.sector * 512 + 100] = bytes[where.sector * 512 + 100]! ^ 0xff;
-      await writeFile(tmp.path('changed.raw'), bytes);
+      const where = await changedDisk('changed.raw');
       const attacher = new FakeAttacher();
       const err = await restoreDomain(image, attacher, {
         hasher,

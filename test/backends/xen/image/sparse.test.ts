@@ -9,10 +9,9 @@ import { RestoreError } from '../../../../core/errors.ts';
 import { loadHasher, type Hasher64 } from '../../../../core/hash.ts';
 import { fillGuestMemory } from '../../../../backends/xen/fill.ts';
 import { sparseXenStream } from '../../../../backends/xen/image/sparse.ts';
-import { writeXenImage } from '../../../../backends/xen/image/save-image.ts';
 import { SaveStreamParser } from '../../../../backends/xen/stream/parser.ts';
 import { tempDir } from '../../../support/image-fakes.ts';
-import { arbGuestShape, buildGuest, type Guest, type GuestShape } from '../fixtures/guest.ts';
+import { arbGuestShape, buildGuest, everyKind, saveGuestImage, type Guest } from '../fixtures/guest.ts';
 import { chunked, streamPieces } from '../fixtures/stream-fixture.ts';
 import { MemoryGuest } from '../support/memory-guest.ts';
 
@@ -27,14 +26,7 @@ afterAll(() => tmp.cleanup());
 let n = 0;
 async function save(g: Guest): Promise<{ path: string; mapped: number; zero: number }> {
   const path = tmp.path(`s${n++}.lcxen`);
-  const stats = await writeXenImage(path, {
-    stream: chunked(streamPieces(g.spec), 5000),
-    map: g.map,
-    blocks: g.disks,
-    disks: g.disks.xenDisks(),
-    diskHashes: Promise.resolve(g.disks.contentHashes(hasher)),
-    hasher,
-  });
+  const stats = await saveGuestImage(path, g, hasher);
   return { path, mapped: stats.pagesMapped, zero: stats.pagesZero };
 }
 
@@ -54,20 +46,7 @@ const once = async function* (b: Uint8Array) {
   yield b;
 };
 
-const fixed: GuestShape = {
-  guest: 'pv',
-  kinds: Array.from(
-    { length: 240 },
-    (_, i) => (['zero', 'disk', 'stale', 'random', 'random-mapped', 'table'] as const)[i % 6]!,
-  ),
-  offsets: Array.from({ length: 240 }, (_, i) => i * 8),
-  batch: 50,
-  libxcVersion: 3,
-  checkpoints: 0,
-  verify: false,
-  optionalRecords: true,
-  seed: 9,
-};
+const fixed = everyKind(240, 8, 50, 9);
 
 describe('Xen image: sparse stream + direct fill = the original memory', () => {
   it('holds for generated PV and HVM streams of every shape', async () => {
@@ -184,14 +163,7 @@ describe('Xen image: sparse stream + direct fill = the original memory', () => {
       };
     };
     const path = tmp.path(`varying.lcxen`);
-    await writeXenImage(path, {
-      stream: chunked(streamPieces(varying()), 5000),
-      map: g.map,
-      blocks: g.disks,
-      disks: g.disks.xenDisks(),
-      diskHashes: Promise.resolve(g.disks.contentHashes(hasher)),
-      hasher,
-    });
+    await saveGuestImage(path, g, hasher, varying());
     const s = await sparse(path);
     const memory = await MemoryGuest.fromStream(once(s.stream));
     await fillGuestMemory(s.plan, memory, g.disks, hasher);
