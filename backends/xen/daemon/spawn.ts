@@ -12,6 +12,7 @@ import { ControlClient } from './control.ts';
 import { DetachedChild, spawnDetached } from './detached.ts';
 import { mappingsToWire } from './map-view.ts';
 import { logPath, runDir, socketPath } from './paths.ts';
+import { renice } from './renice.ts';
 import type { DiskSpec } from './disk-spec.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -109,6 +110,9 @@ export class PreparedTracker {
     mkdirSync(runDir(), { recursive: true });
     const log = join(runDir(), `pending-${process.pid}-${Date.now()}.log`);
     const child = DetachedChild.spawn([...selfCommand(), 'xen', 'track', '--await-assignment'], { log });
+    // It starts at a low priority: until the restore has a domain for it, the CPUs belong to the
+    // restore's own work and `xl restore`; it loads in whatever time they leave.
+    renice(child.pid, BOOT_NICENESS);
     return new PreparedTracker(child, log);
   }
 
@@ -116,6 +120,7 @@ export class PreparedTracker {
   async assign(domid: number, disks: readonly DiskSpec[], opts: SpawnOptions): Promise<Spawned> {
     const timeout = opts.timeoutMs ?? START_TIMEOUT_MS;
     try {
+      renice(this.child.pid, 0);
       await this.child.expect('loaded', timeout);
       const assignment: TrackAssignment = { ...opts, domid, disks };
       this.child.send(JSON.stringify(assignment));
@@ -137,6 +142,9 @@ export class PreparedTracker {
     void rm(this.log, { force: true }).catch(() => undefined);
   }
 }
+
+/** The niceness a prepared tracking process loads at, before it has a domain. */
+const BOOT_NICENESS = 10;
 
 /** Hands the tracking process at `socket` the pages a restore read from the disks (`adopt`). */
 export async function handOver(socket: string, restored: RestoredMap): Promise<AdoptionReport> {
