@@ -5,6 +5,7 @@
  * where it now lies in guest memory and compared with the hash the image recorded. A page that does not
  * match is refused, naming page and sector; the caller destroys the domain, which never ran.
  */
+import { RestoreError } from '../../core/errors.ts';
 import type { Hasher64 } from '../../core/hash.ts';
 import { PAGE_SIZE, SECTORS_PER_PAGE, type BlockStore } from '../../core/ports.ts';
 import { mismatch } from './image/rebuild.ts';
@@ -40,7 +41,16 @@ async function withMapped<T>(
   pfns: Uint32Array,
   f: (bytes: Uint8Array) => Promise<T> | T,
 ): Promise<T> {
-  const m = memory.map(pfns);
+  let m: MappedPages;
+  try {
+    m = memory.map(pfns);
+  } catch (e) {
+    // The domain xl built lacks a page the image needs: no restore can go on from there.
+    throw new RestoreError(
+      `cannot write the left-out pages into the restored domain (pages from pfn ${pfns[0]}): ${(e as Error).message}`,
+      pfns[0],
+    );
+  }
   try {
     return await f(m.bytes);
   } finally {

@@ -9,6 +9,7 @@
  * checked against the M2P. Without that record, every wanted pfn is looked up the first way, which
  * asks Xen about every candidate frame (12 s of an emulated dom0 for a 256 MiB guest).
  */
+import { RestoreError } from '../../core/errors.ts';
 import { XenCtrl } from './ffi/xenctrl.ts';
 import { ForeignMemory, PROT_READ, PROT_WRITE } from './ffi/xenforeignmemory.ts';
 import { mapM2p } from './ffi/xenguest.ts';
@@ -36,7 +37,9 @@ function ownedFrames(xc: XenCtrl, domid: number, m2p: BigUint64Array, wanted: Ui
     const mfn = candidates[i]!;
     const pfn = halves[2 * Number(mfn)]!;
     if (frames[pfn] !== -1) {
-      throw new Error(`pfn ${pfn} of domain ${domid} has two machine frames (${frames[pfn]} and ${mfn})`);
+      throw new RestoreError(
+        `pfn ${pfn} of domain ${domid} has two machine frames (${frames[pfn]} and ${mfn})`,
+      );
     }
     frames[pfn] = Number(mfn);
   }
@@ -56,7 +59,8 @@ function framesFromP2m(
   for (const pfn of p2m.pfns) marks[pfn] = 1;
   const where = ownedFrames(xc, domid, m2p, marks);
   const mfns = Array.from(p2m.pfns, (pfn) => {
-    if (where[pfn]! < 0) throw new Error(`the p2m page ${pfn} of domain ${domid} has no machine frame`);
+    if (where[pfn]! < 0)
+      throw new RestoreError(`the p2m page ${pfn} of domain ${domid} has no machine frame`);
     return BigInt(where[pfn]!);
   });
   const view = fm.map(domid, mfns, PROT_READ);
@@ -69,7 +73,7 @@ function framesFromP2m(
       const mfn = p2m.width === 8 ? dv.getBigUint64(8 * pfn, true) : BigInt(dv.getUint32(4 * pfn, true));
       // Xen's own record of the frame's owner pfn must agree (it set it when it populated the page).
       if (mfn >= BigInt(m2p.length) || m2p[Number(mfn)] !== BigInt(pfn)) {
-        throw new Error(
+        throw new RestoreError(
           `the p2m of domain ${domid} names frame ${mfn} for pfn ${pfn}, which the M2P does not`,
         );
       }
@@ -86,7 +90,7 @@ export function openGuestMemory(domid: number, pfns: readonly Uint32Array[], p2m
   const xc = XenCtrl.open();
   try {
     const info = xc.domain(domid);
-    if (!info || info.dying) throw new Error(`no domain ${domid}`);
+    if (!info || info.dying) throw new RestoreError(`no domain ${domid}`);
     let frameOf = (pfn: number): bigint | undefined => BigInt(pfn);
     const fm = ForeignMemory.open();
     if (info.kind === 'pv') {
@@ -108,7 +112,7 @@ export function openGuestMemory(domid: number, pfns: readonly Uint32Array[], p2m
       map(list) {
         const frames = Array.from(list, (pfn) => {
           const f = frameOf(pfn);
-          if (f === undefined) throw new Error(`page ${pfn} of domain ${domid} has no machine frame`);
+          if (f === undefined) throw new RestoreError(`page ${pfn} of domain ${domid} has no machine frame`);
           return f;
         });
         return fm.map(domid, frames, PROT_READ | PROT_WRITE);

@@ -134,7 +134,12 @@ describe('Xen image: sparse stream + direct fill = the original memory', () => {
     const s = await sparse(path);
     const memory = await MemoryGuest.fromStream(once(s.stream));
     memory.missing.add(s.plan.zero[0]!);
-    await expect(fillGuestMemory(s.plan, memory, g.disks, hasher)).rejects.toThrow(/cannot be mapped/);
+    const unmappable = await fillGuestMemory(s.plan, memory, g.disks, hasher).catch((e: unknown) => e);
+    // A refusal with a message (exit 1), not an internal error.
+    expect(unmappable).toBeInstanceOf(RestoreError);
+    expect((unmappable as Error).message).toMatch(
+      /^cannot write the left-out pages into the restored domain \(pages from pfn \d+\): page \d+ cannot be mapped/,
+    );
     memory.missing.clear();
     const failing = Object.create(g.disks, {
       readSectors: { value: () => Promise.reject(new Error('disk 51712: cannot read at sector 8: EIO')) },
