@@ -24,6 +24,7 @@ import { diskFileStore, fileSectors, freezeCopy, hashFile, type DiskFile } from 
 import type { XenDisk } from './image/format.ts';
 import { XenImageReader } from './image/reader.ts';
 import { contentIdentity, rebuildXenStream, type RebuildResult, type StreamSink } from './image/rebuild.ts';
+import { cpuMark, cpuSince, type CpuMark, type CpuMs } from './cpu-time.ts';
 import { sparseXenStream, type PvP2mFrames, type SparseResult } from './image/sparse.ts';
 import { xlDirectory, type DomainDirectory } from './domain-directory.ts';
 import { fillGuestMemory, type FillResult, type GuestMemory } from './fill.ts';
@@ -98,6 +99,8 @@ export interface XenRestoreResult {
     /** `--stream file`: how long `xl restore` took, of `restore`, once the stream was staged. */
     readonly xl?: number;
   };
+  /** CPU time of this process over `ms.total` (not xl's, nor the tracking process's). */
+  readonly cpuMs: CpuMs;
 }
 
 /** Disk files for the image's disks: overrides by device name, else the recorded paths. */
@@ -182,10 +185,11 @@ export async function restoreDomain(
 ): Promise<XenRestoreResult> {
   const image = resolve(imagePath);
   const t0 = performance.now();
+  const cpu0 = cpuMark();
   // The tracking process starts now, beside the rebuild and xl restore, not after them.
   attacher.prepare?.();
   try {
-    return await restoreWith(image, attacher, opts, t0);
+    return await restoreWith(image, attacher, opts, t0, cpu0);
   } catch (e) {
     // Unused if the restore failed before the attach; a no-op once attach() took it.
     attacher.abandon?.();
@@ -198,6 +202,7 @@ async function restoreWith(
   attacher: DomainAttacher,
   opts: XenRestoreOptions,
   t0: number,
+  cpu0: CpuMark,
 ): Promise<XenRestoreResult> {
   const { hasher } = opts;
   const directory = opts.directory ?? xlDirectory;
@@ -334,6 +339,7 @@ async function restoreWith(
         diskHash: hashedAt,
         ...(marks.xl !== undefined ? { xl: marks.xl } : {}),
       },
+      cpuMs: cpuSince(cpu0),
     };
   } catch (e) {
     handOver?.reject(e);

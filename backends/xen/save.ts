@@ -26,6 +26,7 @@ import { diskFileStore, freezeCopy, hashFile, type DiskFile } from './disk-files
 import type { XenDisk } from './image/format.ts';
 import { writeXenImage, type XenImageStats } from './image/save-image.ts';
 import type { PageMapView, TrackedDisk, TrackedDomain } from './tracked-domain.ts';
+import { cpuMark, cpuSince, type CpuMs } from './cpu-time.ts';
 import { DomainNotSuspendedError } from './suspend-wait.ts';
 import { growStreamPipe, makeFifo, runXl, startXl, type XlRun } from './xl-process.ts';
 
@@ -73,6 +74,8 @@ export interface XenSaveResult {
     readonly after: number;
     readonly total: number;
   };
+  /** CPU time of this process over `ms.total` (not xl's, nor the tracking process's). */
+  readonly cpuMs: CpuMs;
 }
 
 /** Where the frozen copy of a disk lives for --keep-running: beside the image. */
@@ -86,6 +89,7 @@ export async function saveDomain(
 ): Promise<XenSaveResult> {
   image = resolve(image);
   const t0 = performance.now();
+  const cpu0 = cpuMark();
   const copies: string[] = [];
   let quiesced = false;
   let saved = false;
@@ -139,6 +143,7 @@ export async function saveDomain(
         after: t5 - t4,
         total: t5 - t0,
       },
+      cpuMs: cpuSince(cpu0),
     };
   } catch (err) {
     const error = await run.abandon(err);

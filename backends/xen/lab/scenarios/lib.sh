@@ -31,6 +31,20 @@ lab_check() {
   [ "$2" = ok ] || LAB_FAILED=1
 }
 
+# lab_timed KEY CMD...: runs CMD (its output to xl.log in the results), reporting KEY.seconds (wall)
+# and KEY.cpu_seconds (CMD's own user + system time and its children's, from bash's `time`: no one
+# else's). On an emulated host the two differ by the time CMD waited for a CPU others held.
+lab_timed() {
+  local key=$1 out rc wall user sys
+  shift
+  out=$({ TIMEFORMAT='%R %U %S'; time "$@" >>"$LAB_RESULTS/xl.log" 2>&1; } 2>&1)
+  rc=$?
+  read -r wall user sys <<<"$out"
+  lab_result "$key.seconds" "$wall"
+  lab_result "$key.cpu_seconds" "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')"
+  return $rc
+}
+
 # lab_step NAME CMD...: runs CMD once and reports it.
 lab_step() {
   local name=$1 t0=${EPOCHREALTIME/./} rc

@@ -88,6 +88,7 @@ save_restore() {
   lab_result "$kind.save$n.pages" "$(json "$out-save.json" 'JSON.stringify(r.pages)')"
   lab_result "$kind.save$n.map_size" "$(json "$out-save.json" r.mapSize)"
   lab_result "$kind.save$n.seconds" "$(json "$out-save.json" '(r.ms.total/1000).toFixed(2)')"
+  lab_result "$kind.save$n.cpu_seconds" "$(json "$out-save.json" '((r.cpuMs.user+r.cpuMs.system)/1000).toFixed(2)')"
   if [ "$n" = 1 ] && [ "${oracle:-no}" = yes ]; then
     # Before the restore changes the disk: the rebuilt stream must pass Xen's checker, and the oracle
     # (every stream page equal to some disk range) gives the capture ratio.
@@ -107,6 +108,7 @@ save_restore() {
   mark=$(guest_lines "$name")
   lab_step "$kind.restore$n" lck_restore "$name" "$img" "$out-restore.json" || { dump_logs; return 1; }
   lab_result "$kind.restore$n.seconds" "$(json "$out-restore.json" '(r.ms.total/1000).toFixed(2)')"
+  lab_result "$kind.restore$n.cpu_seconds" "$(json "$out-restore.json" '((r.cpuMs.user+r.cpuMs.system)/1000).toFixed(2)')"
   lab_result "$kind.restore$n.pages_from_disk" "$(json "$out-restore.json" r.pagesMapped)"
   lab_step "$kind.integrity$n" guest_integrity "$name" "$mark" 300 || return 1
   guest_wait "$name" '^GUEST iter ' 300 "$(guest_lines "$name")" >/dev/null
@@ -165,14 +167,10 @@ cycle() {
   if [ "$keep" = yes ]; then keep_running "$kind" "$name" || return 1; fi
 
   # Plain xl of the same guest, back to back, for the size and time ratios.
-  t0=$(lab_now)
-  lab_step "$kind.xl_save" xl save -p "$name" "$LAB_WORK/plain.xl" || return 1
-  lab_result "$kind.xl_save.seconds" "$(lab_since "$t0")"
+  lab_step "$kind.xl_save" lab_timed "$kind.xl_save" xl save -p "$name" "$LAB_WORK/plain.xl" || return 1
   lab_result "$kind.xl_save.bytes" "$(stat -c %s "$LAB_WORK/plain.xl")"
   xl destroy "$name"
-  t0=$(lab_now)
-  lab_step "$kind.xl_restore" xl restore -p -e "$LAB_WORK/plain.xl" || return 1
-  lab_result "$kind.xl_restore.seconds" "$(lab_since "$t0")"
+  lab_step "$kind.xl_restore" lab_timed "$kind.xl_restore" xl restore -p -e "$LAB_WORK/plain.xl" || return 1
   xl destroy "$name"
   rm -f "$LAB_WORK/plain.xl"
 
