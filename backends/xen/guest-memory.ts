@@ -19,6 +19,18 @@ import type { PvP2mFrames } from './image/sparse.ts';
 const XTAB = 0xfn << 28n;
 const TYPE_MASK = 0xfn << 28n;
 
+/** Frames for the foreign mapping call, written as 32-bit halves: no BigInt per frame. */
+function frameList(n: number, frameAt: (i: number) => number): BigUint64Array {
+  const out = new BigUint64Array(n);
+  const halves = new Uint32Array(out.buffer);
+  for (let i = 0; i < n; i++) {
+    const f = frameAt(i);
+    halves[2 * i] = f % 2 ** 32;
+    halves[2 * i + 1] = Math.floor(f / 2 ** 32);
+  }
+  return out;
+}
+
 /** pfn -> machine frame (-1: none) of PV domain `domid`, for the pfns that `wanted` marks, from the M2P. */
 function ownedFrames(xc: XenCtrl, domid: number, m2p: BigUint64Array, wanted: Uint8Array): Float64Array {
   // The low and high halves of each 64-bit entry: INVALID_M2P_ENTRY and other domains' large pfns
@@ -58,26 +70,29 @@ function framesFromP2m(
   const marks = new Uint8Array(Math.max(...p2m.pfns) + 1);
   for (const pfn of p2m.pfns) marks[pfn] = 1;
   const where = ownedFrames(xc, domid, m2p, marks);
-  const mfns = Array.from(p2m.pfns, (pfn) => {
+  const mfns = frameList(p2m.pfns.length, (i) => {
+    const pfn = p2m.pfns[i]!;
     if (where[pfn]! < 0)
       throw new RestoreError(`the p2m page ${pfn} of domain ${domid} has no machine frame`);
-    return BigInt(where[pfn]!);
+    return where[pfn]!;
   });
   const view = fm.map(domid, mfns, PROT_READ);
   try {
     const entries = Math.min(p2m.endPfn + 1, (view.bytes.length / p2m.width) | 0);
-    const dv = new DataView(view.bytes.buffer, view.bytes.byteOffset, view.bytes.length);
+    // Entries and the M2P read as 32-bit halves: a BigInt per page was most of this under emulation.
+    const words = new Uint32Array(view.bytes.buffer, view.bytes.byteOffset, view.bytes.length >> 2);
+    const m2pHalves = new Uint32Array(m2p.buffer, m2p.byteOffset, m2p.length * 2);
     const frames = new Float64Array(wanted.length).fill(-1);
     for (let pfn = 0; pfn < Math.min(wanted.length, entries); pfn++) {
       if (wanted[pfn] !== 1) continue;
-      const mfn = p2m.width === 8 ? dv.getBigUint64(8 * pfn, true) : BigInt(dv.getUint32(4 * pfn, true));
+      const mfn = p2m.width === 8 ? words[2 * pfn]! + words[2 * pfn + 1]! * 2 ** 32 : words[pfn]!;
       // Xen's own record of the frame's owner pfn must agree (it set it when it populated the page).
-      if (mfn >= BigInt(m2p.length) || m2p[Number(mfn)] !== BigInt(pfn)) {
+      if (mfn >= m2p.length || m2pHalves[2 * mfn] !== pfn || m2pHalves[2 * mfn + 1] !== 0) {
         throw new RestoreError(
           `the p2m of domain ${domid} names frame ${mfn} for pfn ${pfn}, which the M2P does not`,
         );
       }
-      frames[pfn] = Number(mfn);
+      frames[pfn] = mfn;
     }
     return frames;
   } finally {
@@ -91,7 +106,7 @@ export function openGuestMemory(domid: number, pfns: readonly Uint32Array[], p2m
   try {
     const info = xc.domain(domid);
     if (!info || info.dying) throw new RestoreError(`no domain ${domid}`);
-    let frameOf = (pfn: number): bigint | undefined => BigInt(pfn);
+    let frameOf = (pfn: number): number => pfn;
     const fm = ForeignMemory.open();
     if (info.kind === 'pv') {
       let bound = 0;
@@ -106,13 +121,13 @@ export function openGuestMemory(domid: number, pfns: readonly Uint32Array[], p2m
         fm.close();
         throw e;
       }
-      frameOf = (pfn) => (frames[pfn] !== undefined && frames[pfn] >= 0 ? BigInt(frames[pfn]) : undefined);
+      frameOf = (pfn) => frames[pfn] ?? -1;
     }
     return {
       map(list) {
-        const frames = Array.from(list, (pfn) => {
-          const f = frameOf(pfn);
-          if (f === undefined) throw new RestoreError(`page ${pfn} of domain ${domid} has no machine frame`);
+        const frames = frameList(list.length, (i) => {
+          const f = frameOf(list[i]!);
+          if (f < 0) throw new RestoreError(`page ${list[i]} of domain ${domid} has no machine frame`);
           return f;
         });
         return fm.map(domid, frames, PROT_READ | PROT_WRITE);

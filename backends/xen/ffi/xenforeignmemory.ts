@@ -78,8 +78,8 @@ export class ForeignMemory {
   }
 
   /** Maps `frames` read-only (or writable); throws if any frame could not be mapped. */
-  map(domid: number, frames: readonly bigint[], prot = PROT_READ): Mapping {
-    const arr = BigUint64Array.from(frames);
+  map(domid: number, frames: readonly bigint[] | BigUint64Array, prot = PROT_READ): Mapping {
+    const arr = frames instanceof BigUint64Array ? frames : BigUint64Array.from(frames);
     const err = new Int32Array(frames.length);
     const addr = this.f.map(this.h, domid, prot, frames.length, arr, err);
     check(!isNull(addr), `xenforeignmemory_map(domain ${domid})`);

@@ -4,13 +4,13 @@
  * in the file, checksum) before any body byte is looked at; then type, order and the record's own
  * rules; at END the recount of pages and stream bytes. Nothing unverified ever reaches a caller.
  */
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { ImageFormatError } from '../../../core/errors.ts';
 import type { Hasher64 } from '../../../core/hash.ts';
 import { hex64 } from '../../../core/image/format.ts';
 import { decodeMap, type MapEntries } from '../../../core/image/records/map.ts';
 import { ByteSource } from '../stream/byte-source.ts';
+import { reusedFileChunks } from '../stream/file-chunks.ts';
 import {
   DISK_FIXED_SIZE,
   DISK_HASH_SIZE,
@@ -38,6 +38,9 @@ export type XenImageItem =
   | { readonly kind: 'zero'; readonly at: number; readonly pages: number }
   | { readonly kind: 'map'; readonly at: number; readonly entries: MapEntries };
 
+/** The image is read 4 MiB at a time. */
+const READ_CHUNK = 4 << 20;
+
 const fail = (record: string, at: number, message: string): ImageFormatError =>
   new ImageFormatError(`${message} (${record} record at offset ${at})`, record, at);
 
@@ -62,7 +65,7 @@ export class XenImageReader {
     } catch (err) {
       throw new ImageFormatError(`Cannot open image ${path}: ${(err as Error).message}`, 'file', 0);
     }
-    const src = new ByteSource(createReadStream(path, { highWaterMark: 4 << 20 }));
+    const src = new ByteSource(reusedFileChunks(path, READ_CHUNK));
     const reader = new XenImageReader(path, size, src, hasher);
     try {
       await reader.header();
@@ -141,11 +144,10 @@ export class XenImageReader {
       const framed = framedSize(length);
       if (framed > left)
         throw fail(name, at, `${name} record truncated: needs ${framed} bytes, the file has ${left} left`);
-      const head = hdr.slice();
       const rest = await this.src.read(framed - REC_HEADER_SIZE, `${name} record`);
       const sumAt = rest.length - REC_CHECKSUM_SIZE;
       const stored = new DataView(rest.buffer, rest.byteOffset + sumAt, 8).getBigUint64(0, true);
-      const actual = this.hasher.streaming().update(head).update(rest.subarray(0, sumAt)).digest();
+      const actual = this.checksum(hdr, rest.subarray(0, sumAt), type, length);
       if (stored !== actual) {
         throw fail(
           name,
@@ -207,6 +209,23 @@ export class XenImageReader {
           }
       }
     }
+  }
+
+  /**
+   * XXH64 of a record's header and body. Where the two still lie side by side in the reader's buffer
+   * (nearly always), one call hashes them in place: a streaming hash per record costs six foreign calls,
+   * and an image has a record per run of kept, zero or disk pages (tens of thousands). Otherwise the
+   * header is rebuilt from its fields, as `hdr` may have been overwritten by the body's read.
+   */
+  private checksum(hdr: Uint8Array, body: Uint8Array, type: number, length: number): bigint {
+    if (hdr.buffer === body.buffer && hdr.byteOffset + REC_HEADER_SIZE === body.byteOffset) {
+      return this.hasher.hash64(new Uint8Array(body.buffer, hdr.byteOffset, REC_HEADER_SIZE + body.length));
+    }
+    const head = new Uint8Array(REC_HEADER_SIZE);
+    const v = new DataView(head.buffer);
+    v.setUint32(0, type, true);
+    v.setUint32(4, length, true);
+    return this.hasher.streaming().update(head).update(body).digest();
   }
 
   private disk(v: DataView, body: Uint8Array, at: number): void {

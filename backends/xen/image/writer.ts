@@ -99,14 +99,14 @@ export class XenImageWriter {
     }
   }
 
-  /** The next page slot of the stream is all zero. */
-  async zero(): Promise<void> {
-    if (this.pending !== XenRec.ZERO || this.zeroRun === 0xffff_ffff) {
+  /** The next `pages` page slots of the stream are all zero (at most 2^32 - 1 at once). */
+  async zero(pages = 1): Promise<void> {
+    if (this.pending !== XenRec.ZERO || this.zeroRun + pages > 0xffff_ffff) {
       this.close();
       await this.start(XenRec.ZERO);
       this.used = 8;
     }
-    this.zeroRun++;
+    this.zeroRun += pages;
   }
 
   /** The next page slot of the stream is page `pfn`, equal to sectors `sector..sector+7` of `disk`. */
