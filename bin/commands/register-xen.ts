@@ -9,6 +9,9 @@ const out = (text: string): void => void process.stdout.write(text);
 const json = (value: unknown): void => out(`${JSON.stringify(value, null, 2)}\n`);
 const DOM0 = 'Runs in a Xen 4.17 dom0 as root; elsewhere it exits 2 naming the missing library or device.';
 const LOG_DIRTY_MS = 1000;
+/** Wall time, and this process's CPU time: on a busy host the two tell apart waiting and working. */
+const seconds = (r: { ms: { total: number }; cpuMs: { user: number; system: number } }): string =>
+  `${(r.ms.total / 1000).toFixed(2)} s (CPU ${((r.cpuMs.user + r.cpuMs.system) / 1000).toFixed(2)} s)`;
 
 /** Declares the `xen` commands, and `trace record`, on the program (owned by the xen work; kept apart from cli.ts). */
 /**
@@ -130,7 +133,7 @@ export function registerXenCommands(program: Command): void {
       out(
         `saved domain ${r.domid} to ${r.image}: ${r.imageBytes} bytes vs ${r.streamBytes} for xl save ` +
           `(${(r.reduction * 100).toFixed(1)}% smaller); pages kept ${r.pages.kept}, left out ` +
-          `${r.pages.mapped} on disk + ${r.pages.zero} zero; ${(r.ms.total / 1000).toFixed(2)} s\n`,
+          `${r.pages.mapped} on disk + ${r.pages.zero} zero; ${seconds(r)}\n`,
       );
     });
 
@@ -187,7 +190,7 @@ export function registerXenCommands(program: Command): void {
       const a = r.adoption;
       out(
         `restored ${r.image} as domain ${r.domid} (${r.name}): ${r.pagesMapped} pages read from disk, ` +
-          `${(r.ms.total / 1000).toFixed(2)} s\n` +
+          `${seconds(r)}\n` +
           (a
             ? a.error
               ? `  the new tracking did not take them over (${a.error}): the next save starts from an empty map\n`
