@@ -94,6 +94,40 @@ describe('Xen image: sparse stream + direct fill = the original memory', () => {
     );
   });
 
+  it('holds for an image read in many chunks, its sink slower than the read-ahead', async () => {
+    // A 24 MiB stream whose 12 MiB image spans several of the reader's 4 MiB chunks, each read ahead
+    // into a reused buffer: a byte the walker handed on after its chunk was reused would show here.
+    const pages = 6144;
+    const kinds = ['random', 'random', 'disk', 'zero'] as const;
+    const g = buildGuest(
+      {
+        guest: 'hvm',
+        kinds: Array.from({ length: pages }, (_, i) => kinds[i % kinds.length]!),
+        offsets: Array.from({ length: pages }, (_, i) => (i * 8) % 4000),
+        batch: 1024,
+        libxcVersion: 3,
+        checkpoints: 0,
+        verify: false,
+        optionalRecords: false,
+        seed: 5,
+      },
+      hasher,
+    );
+    const { path, zero } = await save(g);
+    expect(zero).toBe(pages / 4);
+    const parts: Uint8Array[] = [];
+    const r = await sparseXenStream(path, hasher, async (b) => {
+      parts.push(b.slice());
+      await new Promise((done) => setImmediate(done));
+    });
+    const memory = await MemoryGuest.fromStream(once(Buffer.concat(parts)));
+    await fillGuestMemory(r.plan, memory, g.disks, hasher);
+    const want = await MemoryGuest.fromStream(chunked(streamPieces(g.spec)));
+    expect(memory.pages.size).toBe(want.pages.size);
+    for (const [pfn, page] of want.pages)
+      expect(Buffer.compare(memory.pages.get(pfn)!, page), `pfn ${pfn}`).toBe(0);
+  });
+
   it("leaves out exactly the image's mapped and zero ordinary pages; a zero page table keeps its data", async () => {
     const g = buildGuest(fixed, hasher);
     const { path, mapped, zero } = await save(g);
