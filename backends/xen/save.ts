@@ -62,6 +62,8 @@ export interface XenSaveResult {
   /** 1 - image / stream. */
   readonly reduction: number;
   readonly diskReads: number;
+  /** `--stream file`: how many times reading the stream waited for `xl save` to write more. */
+  readonly streamWaits?: number;
   readonly ms: {
     /** From starting `xl save` until the domain had suspended (the backend serving meanwhile). */
     readonly suspend: number;
@@ -134,6 +136,7 @@ export async function saveDomain(
       imageBytes: s.imageBytes,
       reduction: s.streamBytes > 0 ? 1 - s.imageBytes / s.streamBytes : 0,
       diskReads: s.diskReads,
+      ...(stats.waits !== undefined ? { streamWaits: stats.waits } : {}),
       ms: {
         suspend: t1 - t0,
         quiesce: t2 - t1,
@@ -208,7 +211,7 @@ interface SaveRun {
     frozen: Frozen,
     map: PageMapView,
     hasher: Hasher64,
-  ): Promise<{ stats: XenImageStats; hashes: Promise<Map<number, bigint>> }>;
+  ): Promise<{ stats: XenImageStats; hashes: Promise<Map<number, bigint>>; waits?: number }>;
   /**
    * After a failure: never kill xl mid-save (it would leave the guest suspended); stop reading a FIFO so
    * xl fails and resumes the guest itself, or let it finish writing its file. Returns the error to
@@ -274,7 +277,7 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
           hasher,
           beforeCommit: async () => void (await xl.done),
         });
-        return { stats, hashes };
+        return { stats, hashes, ...(stream instanceof GrowingFileSource ? { waits: stream.waits } : {}) };
       } finally {
         blocks.close();
       }

@@ -21,13 +21,20 @@ export interface StreamSource {
   close(): Promise<void>;
 }
 
-/** How long to wait for the writer before looking again. */
+/**
+ * How long to wait for the writer before looking again: at first, and at most. Each look costs a
+ * read's dispatch to the thread pool and back, CPU that a save caught up with `xl` takes from xl
+ * itself on a small dom0; so while one read stays short, the waits double up to the longest.
+ */
 const WAIT_MS = 10;
+const WAIT_MAX_MS = 80;
 /** readSome() hands out at most this much at a time. */
 const SOME_MAX = 1 << 20;
 
 export class GrowingFileSource implements StreamSource {
   offset = 0;
+  /** How many times a read waited for the writer (reported by `xen save`). */
+  waits = 0;
   private buf = new Uint8Array(64 << 10);
   private readonly probe = new Uint8Array(1);
 
@@ -55,13 +62,13 @@ export class GrowingFileSource implements StreamSource {
   }
 
   async atEnd(): Promise<boolean> {
-    for (;;) {
+    for (let wait = WAIT_MS; ; wait = Math.min(2 * wait, WAIT_MAX_MS)) {
       // Checked before reading: a read that starts after the writer finished sees all it wrote.
       const last = this.finished();
       const { bytesRead } = await this.file.read(this.probe, 0, 1, this.offset);
       if (bytesRead > 0) return false;
       if (last) return true;
-      await sleep();
+      await this.sleep(wait);
     }
   }
 
@@ -71,12 +78,12 @@ export class GrowingFileSource implements StreamSource {
 
   /**
    * Reads into `out` from the current offset until at least `min` bytes are in; returns how many.
-   * After a short read it waits before reading on: reading again at once, a few KiB at a time while xl
-   * writes, takes CPU from xl itself on a one-CPU dom0.
+   * After a short read it waits before reading on (longer each time, see WAIT_MS): reading again at
+   * once, a few KiB at a time while xl writes, takes CPU from xl itself.
    */
   private async fill(out: Uint8Array, what: string, min: number): Promise<number> {
     let got = 0;
-    for (;;) {
+    for (let wait = WAIT_MS; ; wait = Math.min(2 * wait, WAIT_MAX_MS)) {
       const last = this.finished();
       const { bytesRead } = await this.file.read(out, got, out.length - got, this.offset + got);
       got += bytesRead;
@@ -91,9 +98,12 @@ export class GrowingFileSource implements StreamSource {
         );
       }
       // More may have come between the check and the read: only a read after it can tell.
-      if (!last) await sleep();
+      if (!last) await this.sleep(wait);
     }
   }
-}
 
-const sleep = (): Promise<void> => new Promise((r) => setTimeout(r, WAIT_MS));
+  private sleep(ms: number): Promise<void> {
+    this.waits++;
+    return new Promise((r) => setTimeout(r, ms));
+  }
+}

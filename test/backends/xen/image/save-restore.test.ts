@@ -134,6 +134,9 @@ describe.each(['file', 'fifo'] as const)(
       expect(saved.ms.xl).toBeLessThanOrEqual(saved.ms.save);
       // This process's own CPU time, all threads: parsing and filtering 600 pages is not free.
       expect(saved.cpuMs.user + saved.cpuMs.system).toBeGreaterThan(0);
+      // Only a stream read from xl's growing file waits for it (and says how often).
+      if (transport === 'file') expect(saved.streamWaits).toBeGreaterThanOrEqual(0);
+      else expect(saved.streamWaits).toBeUndefined();
       expect(saved.disks[0]).toMatchObject({ id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw') });
 
       const attacher = new FakeAttacher();

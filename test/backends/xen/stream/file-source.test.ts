@@ -79,4 +79,29 @@ describe('GrowingFileSource', () => {
     expect(await end).toBe(true);
     await file.close();
   });
+
+  it('waits longer each time while a read stays short, and counts its waits', async () => {
+    // The writer adds a byte every 5 ms for about 300 ms; the reader needs all 60. Looking every
+    // 10 ms would take some 30 looks; waits that double up to 80 ms take about 7.
+    const path = tmp.path('backoff');
+    await writeFile(path, new Uint8Array(0));
+    const state = { done: false };
+    const writing = (async () => {
+      const f = await open(path, 'a');
+      for (let i = 0; i < 60; i++) {
+        await f.write(Uint8Array.of(i));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await f.close();
+      state.done = true;
+    })();
+    const file = await open(path, 'r');
+    const src = new GrowingFileSource(file, () => state.done);
+    const got = await src.read(60, 'test');
+    expect([...got]).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    await writing;
+    await file.close();
+    expect(src.waits).toBeGreaterThan(2);
+    expect(src.waits).toBeLessThan(15);
+  });
 });

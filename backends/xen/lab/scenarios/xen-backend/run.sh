@@ -89,6 +89,7 @@ save_restore() {
   lab_result "$kind.save$n.map_size" "$(json "$out-save.json" r.mapSize)"
   lab_result "$kind.save$n.seconds" "$(json "$out-save.json" '(r.ms.total/1000).toFixed(2)')"
   lab_result "$kind.save$n.cpu_seconds" "$(json "$out-save.json" '((r.cpuMs.user+r.cpuMs.system)/1000).toFixed(2)')"
+  lab_result "$kind.save$n.stream_waits" "$(json "$out-save.json" 'r.streamWaits ?? "-"')"
   if [ "$n" = 1 ] && [ "${oracle:-no}" = yes ]; then
     # Before the restore changes the disk: the rebuilt stream must pass Xen's checker, and the oracle
     # (every stream page equal to some disk range) gives the capture ratio.
