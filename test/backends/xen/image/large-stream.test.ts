@@ -10,7 +10,7 @@ import { loadHasher, type Hasher64 } from '../../../../core/hash.ts';
 import { rebuildXenStream, verifyXenImage } from '../../../../backends/xen/image/rebuild.ts';
 import { writeXenImage } from '../../../../backends/xen/image/save-image.ts';
 import { tempDir } from '../../../support/image-fakes.ts';
-import { buildGuest, type PageKind } from '../fixtures/guest.ts';
+import { buildGuest, cyclingGuest, type PageKind } from '../fixtures/guest.ts';
 import { chunked, streamPieces } from '../fixtures/stream-fixture.ts';
 
 setFlagsFromString('--expose-gc');
@@ -37,20 +37,7 @@ describe('a 64 MiB save stream', () => {
   it('is saved and rebuilt byte for byte in bounded memory', async () => {
     const pages = 16384;
     const kinds: PageKind[] = ['zero', 'zero', 'zero', 'zero', 'disk', 'disk', 'random', 'random'];
-    const g = buildGuest(
-      {
-        guest: 'hvm',
-        kinds: Array.from({ length: pages }, (_, i) => kinds[i % kinds.length]!),
-        offsets: Array.from({ length: pages }, (_, i) => (i * 8) % 2000),
-        batch: 1024,
-        libxcVersion: 3,
-        checkpoints: 0,
-        verify: false,
-        optionalRecords: false,
-        seed: 11,
-      },
-      hasher,
-    );
+    const g = buildGuest(cyclingGuest('hvm', kinds, pages, 2000, 11), hasher);
     const baseline = await retained();
     let peak = 0;
     let chunks = 0;

@@ -11,7 +11,14 @@ import { fillGuestMemory } from '../../../../backends/xen/fill.ts';
 import { sparseXenStream } from '../../../../backends/xen/image/sparse.ts';
 import { SaveStreamParser } from '../../../../backends/xen/stream/parser.ts';
 import { tempDir } from '../../../support/image-fakes.ts';
-import { arbGuestShape, buildGuest, everyKind, saveGuestImage, type Guest } from '../fixtures/guest.ts';
+import {
+  arbGuestShape,
+  buildGuest,
+  cyclingGuest,
+  everyKind,
+  saveGuestImage,
+  type Guest,
+} from '../fixtures/guest.ts';
 import { chunked, streamPieces } from '../fixtures/stream-fixture.ts';
 import { MemoryGuest } from '../support/memory-guest.ts';
 
@@ -98,21 +105,7 @@ describe('Xen image: sparse stream + direct fill = the original memory', () => {
     // A 24 MiB stream whose 12 MiB image spans several of the reader's 4 MiB chunks, each read ahead
     // into a reused buffer: a byte the walker handed on after its chunk was reused would show here.
     const pages = 6144;
-    const kinds = ['random', 'random', 'disk', 'zero'] as const;
-    const g = buildGuest(
-      {
-        guest: 'hvm',
-        kinds: Array.from({ length: pages }, (_, i) => kinds[i % kinds.length]!),
-        offsets: Array.from({ length: pages }, (_, i) => (i * 8) % 4000),
-        batch: 1024,
-        libxcVersion: 3,
-        checkpoints: 0,
-        verify: false,
-        optionalRecords: false,
-        seed: 5,
-      },
-      hasher,
-    );
+    const g = buildGuest(cyclingGuest('hvm', ['random', 'random', 'disk', 'zero'], pages, 4000, 5), hasher);
     const { path, zero } = await save(g);
     expect(zero).toBe(pages / 4);
     const parts: Uint8Array[] = [];
