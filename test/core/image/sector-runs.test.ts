@@ -268,3 +268,59 @@ describe('SectorRuns with several reads in flight', () => {
     expect(visited).toEqual([]);
   });
 });
+
+/**
+ * A RecordingBlockStore that also hands out views (BlockStore.viewSectors) of one disk's bytes, except
+ * for ranges starting in `refused` sectors, which it leaves to readSectors.
+ */
+class ViewingBlockStore extends RecordingBlockStore {
+  readonly views: { disk: number; sector: number; count: number }[] = [];
+  constructor(private readonly refused: (sector: number) => boolean) {
+    super();
+  }
+
+  viewSectors(disk: number, sector: number, count: number): Uint8Array | undefined {
+    if (this.refused(sector)) return undefined;
+    this.views.push({ disk, sector, count });
+    const bytes = new Uint8Array(count * SECTOR_SIZE);
+    for (let i = 0; i < count; i++)
+      bytes.fill((disk + sector + i) & 0xff, i * SECTOR_SIZE, (i + 1) * SECTOR_SIZE);
+    return bytes;
+  }
+}
+
+describe('SectorRuns over a store that hands out views', () => {
+  it('takes the view instead of reading, and reads what the store does not view, in the same order', async () => {
+    const store = new ViewingBlockStore((sector) => sector % (4 * APART) === 0);
+    const visited: number[] = [];
+    const runs = new SectorRuns(store, hasher, (tag, disk, sector, expected, actual, page) => {
+      expect(Buffer.compare(page, pageAt(disk, sector))).toBe(0);
+      expect(actual).toBe(expected);
+      visited.push(tag);
+    });
+    for (let i = 0; i < 12; i++) {
+      if (!runs.fits(0, i * APART)) await runs.submit();
+      runs.add(i, 0, i * APART, hasher.hash64(pageAt(0, i * APART)));
+    }
+    await runs.flush();
+    expect(visited).toEqual([...Array(12).keys()]);
+    expect(store.views.map((v) => v.sector / APART)).toEqual([1, 2, 3, 5, 6, 7, 9, 10, 11]);
+    expect(store.reads.map((r) => r.sector / APART)).toEqual([0, 4, 8]);
+    expect(runs.reads).toBe(12);
+  });
+
+  it('a run read after a viewed one gets its own bytes, not the view', async () => {
+    // The same Run object is reused: after a view it must read into its own buffer again.
+    const store = new ViewingBlockStore((sector) => sector >= 2 * APART);
+    const pages = [0, 1, 2, 3].map((i) => [0, i * APART] as const);
+    const seen: Uint8Array[] = [];
+    const runs = new SectorRuns(store, null, (_t, _d, _s, _e, _a, page) => seen.push(page.slice()), 1);
+    for (const [tag, [disk, sector]] of pages.entries()) {
+      if (!runs.fits(disk, sector)) await runs.submit();
+      runs.add(tag, disk, sector, 0n);
+    }
+    await runs.flush();
+    expect(seen.map((p, i) => Buffer.compare(p, pageAt(0, i * APART)))).toEqual([0, 0, 0, 0]);
+    expect(store.reads.length).toBe(2);
+  });
+});
