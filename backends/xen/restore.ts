@@ -93,6 +93,9 @@ export interface XenRestoreResult {
     /** Direct fill: writing and checking the left-out pages (0 for `stream`). */
     readonly fill: number;
     readonly attach: number;
+    /** Of `attach`: waiting for the tracking process to take the domain and the pages, then unpausing. */
+    readonly tracking: number;
+    readonly unpause: number;
     readonly total: number;
     /** When the disks' whole-content hashes were done, counted from the start (they run beside the rest). */
     readonly diskHash: number;
@@ -320,6 +323,7 @@ async function restoreWith(
     // Without the map (it could not be read) the domain runs all the same, its tracking starts empty.
     handOver!.resolve(restored.map);
     const adoption = (await attaching) ?? undefined;
+    const tracked = performance.now();
     await directory.unpause(domid);
     const t4 = performance.now();
     return {
@@ -341,6 +345,8 @@ async function restoreWith(
         restore: t2 - t1,
         fill: t3 - t2,
         attach: t4 - t3,
+        tracking: tracked - t3,
+        unpause: t4 - tracked,
         total: t4 - t0,
         diskHash: hashedAt,
         ...(marks.xl !== undefined ? { xl: marks.xl } : {}),

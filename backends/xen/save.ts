@@ -22,6 +22,7 @@ import type { Hasher64 } from '../../core/hash.ts';
 import { CheckpointError } from '../../core/errors.ts';
 import { StreamFormatError } from './stream/errors.ts';
 import { GrowingFileSource } from './stream/file-source.ts';
+import { MappedFileSource } from './stream/mapped-file-source.ts';
 import { diskFileStore, freezeCopy, hashFile, type DiskFile } from './disk-files.ts';
 import type { XenDisk } from './image/format.ts';
 import { writeXenImage, type XenImageStats } from './image/save-image.ts';
@@ -266,7 +267,10 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
       ).then((pairs) => new Map(pairs));
       hashes.catch(() => undefined);
       const file = input!;
-      const stream = dir ? drain(file) : new GrowingFileSource(file, () => exited);
+      // Through a file, xl's stream is read where xl wrote it (mapped) where the platform allows.
+      const growing = (): MappedFileSource | GrowingFileSource =>
+        MappedFileSource.open(file, () => exited) ?? new GrowingFileSource(file, () => exited);
+      const stream = dir ? drain(file) : growing();
       try {
         const stats = await writeXenImage(image, {
           stream,
@@ -277,8 +281,9 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
           hasher,
           beforeCommit: async () => void (await xl.done),
         });
-        return { stats, hashes, ...(stream instanceof GrowingFileSource ? { waits: stream.waits } : {}) };
+        return { stats, hashes, ...('waits' in stream ? { waits: stream.waits } : {}) };
       } finally {
+        if ('close' in stream) await stream.close();
         blocks.close();
       }
     },

@@ -70,6 +70,7 @@ const mmapLib = (): MmapFns =>
 const PROT_READ = 1;
 const MAP_SHARED = 1;
 const MADV_SEQUENTIAL = 2;
+const MADV_WILLNEED = 3;
 /** mmap's MAP_FAILED, (void *) -1, as koffi hands back an address. */
 const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 
@@ -81,13 +82,15 @@ export interface FileWindow {
 
 /**
  * Maps `length` bytes of the file open at `fd` from `offset` (a multiple of the page size) read-only
- * and shared, and tells the kernel they will be read in order (read-ahead, early reclaim). The caller
- * must keep the file from shrinking under the mapping: reading a page past its end raises SIGBUS.
+ * and shared, and tells the kernel they will be read in order (read-ahead, early reclaim), or with
+ * `soon` that they will be read soon (read now, in the background). The caller must keep the file
+ * from shrinking under the mapping: reading a page past its end raises SIGBUS.
  */
-export function mapFileWindow(fd: number, offset: number, length: number): FileWindow {
+export function mapFileWindow(fd: number, offset: number, length: number, soon = false): FileWindow {
   const f = mmapLib();
   const addr = f.mmap(null, length, PROT_READ, MAP_SHARED, fd, offset);
   check(addr !== null && addr !== 0n && addr !== MAP_FAILED, `mmap of ${length} bytes at ${offset}`);
-  f.madvise(addr, length, MADV_SEQUENTIAL); // advice only: a refusal changes nothing that matters
+  // Advice only: a refusal changes nothing that matters.
+  f.madvise(addr, length, soon ? MADV_WILLNEED : MADV_SEQUENTIAL);
   return { bytes: bytesAt(addr, length), unmap: () => void f.munmap(addr, length) };
 }
