@@ -87,6 +87,9 @@ export interface FileWindow {
  * from shrinking under the mapping: reading a page past its end raises SIGBUS.
  */
 export function mapFileWindow(fd: number, offset: number, length: number, soon = false): FileWindow {
+  // LEANCKPT_MAP=0 turns mapping off: every caller then reads the file instead, as it does where mmap
+  // is missing (and the lab compares the two in one run).
+  if (process.env.LEANCKPT_MAP === '0') throw new Error('file mapping turned off (LEANCKPT_MAP=0)');
   const f = mmapLib();
   const addr = f.mmap(null, length, PROT_READ, MAP_SHARED, fd, offset);
   check(addr !== null && addr !== 0n && addr !== MAP_FAILED, `mmap of ${length} bytes at ${offset}`);

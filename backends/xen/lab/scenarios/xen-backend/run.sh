@@ -10,11 +10,13 @@
 # fs=4k|1k (the data disk's ext4 block size) vcpus=<n> keep=yes (a `xen save --keep-running`: the
 # guest must go on working, and the image, restored from its frozen disk copy after the guest is
 # destroyed, must pass the guest's check) logdirty_ms=<ms> (the tracking's log-dirty epoch; 0: off)
-# fill=direct|stream (how `xen restore` brings back the pages the image left out; default direct).
+# fill=direct|stream (how `xen restore` brings back the pages the image left out; default direct)
+# cycles=<n> (save/restore cycles per guest, default 2) alt_env=<VAR=value> (set for the even-numbered
+# cycles' `xen save` and `xen restore` only: two settings compared in one run, cycles interleaved).
 . "$LAB_LIB"
-mem=256 workload=read-heavy guests="pv" oracle=no prof=no stream=default fs=4k vcpus=1 keep=no logdirty_ms=1000 fill=direct
+mem=256 workload=read-heavy guests="pv" oracle=no prof=no stream=default fs=4k vcpus=1 keep=no logdirty_ms=1000 fill=direct cycles=2 alt_env=
 for kv in ${LAB_ARGS:-}; do
-  case $kv in mem=* | workload=* | oracle=* | prof=* | stream=* | fs=* | vcpus=* | keep=* | logdirty_ms=* | fill=*) eval "${kv%%=*}=\${kv#*=}" ;; guests=*) guests=${kv#*=} guests=${guests//,/ } ;; esac
+  case $kv in mem=* | workload=* | oracle=* | prof=* | stream=* | fs=* | vcpus=* | keep=* | logdirty_ms=* | fill=* | cycles=* | alt_env=*) eval "${kv%%=*}=\${kv#*=}" ;; guests=*) guests=${kv#*=} guests=${guests//,/ } ;; esac
 done
 export GUEST_VCPUS=$vcpus
 lab_result guest_mem_mib "$mem"
@@ -24,6 +26,8 @@ lab_result guest_vcpus "$vcpus"
 lab_result log_dirty_ms "$logdirty_ms"
 lab_result stream_transport "$stream"
 lab_result restore_fill "$fill"
+lab_result cycles "$cycles"
+[ -n "$alt_env" ] && lab_result alt_env "$alt_env (even-numbered cycles)"
 lab_result dom0_cpus "$(nproc)"
 export LEANCKPT_RUN_DIR=$LAB_WORK/run
 # The bundled CLI `lab run` writes (seconds to start under TCG, against minutes through tsx); koffi
@@ -59,13 +63,15 @@ lck_json() {
   timeout 1200 "${LCK[@]}" "$@" --json >"$out"
 }
 # lck_prof ARGS...: a leanckpt command, CPU-profiled when prof=yes (node refuses --cpu-prof in
-# NODE_OPTIONS, so it goes on the command line; the tracking process a restore starts is not profiled).
+# NODE_OPTIONS, so it goes on the command line; the tracking process a restore starts is not profiled),
+# with the cycle's setting (alt_env) in its environment, if any.
+cycle_env=()
 lck_prof() {
   if [ "$prof" = yes ]; then
     mkdir -p "$LAB_RESULTS/prof"
-    "${LCK[0]}" --cpu-prof --cpu-prof-dir="$LAB_RESULTS/prof" "${LCK[@]:1}" "$@"
+    env "${cycle_env[@]}" "${LCK[0]}" --cpu-prof --cpu-prof-dir="$LAB_RESULTS/prof" "${LCK[@]:1}" "$@"
   else
-    lck "$@"
+    env "${cycle_env[@]}" "${LCK[@]}" "$@"
   fi
 }
 # lck_save NAME IMAGE JSON [OPTIONS...]
@@ -157,8 +163,13 @@ cycle() {
     lab_result "$kind.status_exit" "$?"
   fi
 
-  save_restore "$kind" "$name" 1 || return 1
-  save_restore "$kind" "$name" 2 || return 1
+  local n
+  for n in $(seq 1 "$cycles"); do
+    cycle_env=()
+    if [ -n "$alt_env" ] && [ $((n % 2)) = 0 ]; then cycle_env=("$alt_env"); fi
+    save_restore "$kind" "$name" "$n" || return 1
+  done
+  cycle_env=()
 
   # `trace record --xen` against the restored guest's tracking process (which records nothing else).
   if lab_step "$kind.trace_record" lck_json "$LAB_RESULTS/$kind-record.json" trace record --xen "$name" \
@@ -179,7 +190,7 @@ cycle() {
   cp "$disk" "$disk.changed"
   node -e "const fs=require('fs');const fd=fs.openSync(process.argv[1],'r+');const b=Buffer.alloc(1);
     for(let o=4096+123;o<fs.fstatSync(fd).size;o+=1<<20){fs.readSync(fd,b,0,1,o);b[0]^=0xff;fs.writeSync(fd,b,0,1,o)}" "$disk.changed"
-  if lck xen restore "$LAB_WORK/$name-2.lckx" --disk "xvda=$disk.changed" >"$LAB_RESULTS/$kind-refused.txt" 2>&1; then
+  if lck xen restore "$LAB_WORK/$name-$cycles.lckx" --disk "xvda=$disk.changed" >"$LAB_RESULTS/$kind-refused.txt" 2>&1; then
     lab_check "$kind.changed_disk_refused" fail "the restore went through"
     xl destroy "$name"
   else
