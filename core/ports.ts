@@ -48,12 +48,6 @@ export interface BlockStore {
   readonly disks: readonly DiskIdentity[];
   /** Reads `count` sectors starting at `sector` of disk `disk` into `dst` (count * SECTOR_SIZE bytes). */
   readSectors(disk: number, sector: number, count: number, dst: Uint8Array): Promise<void>;
-  /**
-   * The same sectors without a copy, where the store can (a disk file mapped into memory): valid until
-   * the store closes. Undefined where it cannot, or for a range it would refuse: readSectors then
-   * reads them, or says what is wrong.
-   */
-  viewSectors?(disk: number, sector: number, count: number): Uint8Array | undefined;
 }
 
 /** Freezes the disks' current content so an image can reference it after the guest moves on. */

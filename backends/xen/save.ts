@@ -22,7 +22,6 @@ import type { Hasher64 } from '../../core/hash.ts';
 import { CheckpointError } from '../../core/errors.ts';
 import { StreamFormatError } from './stream/errors.ts';
 import { GrowingFileSource } from './stream/file-source.ts';
-import { MappedFileSource } from './stream/mapped-file-source.ts';
 import { diskFileStore, freezeCopy, hashFile, type DiskFile } from './disk-files.ts';
 import type { XenDisk } from './image/format.ts';
 import { writeXenImage, type XenImageStats } from './image/save-image.ts';
@@ -267,10 +266,7 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
       ).then((pairs) => new Map(pairs));
       hashes.catch(() => undefined);
       const file = input!;
-      // Through a file, xl's stream is read where xl wrote it (mapped) where the platform allows.
-      const growing = (): MappedFileSource | GrowingFileSource =>
-        MappedFileSource.open(file, () => exited) ?? new GrowingFileSource(file, () => exited);
-      const stream = dir ? drain(file) : growing();
+      const stream = dir ? drain(file) : new GrowingFileSource(file, () => exited);
       try {
         const stats = await writeXenImage(image, {
           stream,
@@ -281,9 +277,8 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
           hasher,
           beforeCommit: async () => void (await xl.done),
         });
-        return { stats, hashes, ...('waits' in stream ? { waits: stream.waits } : {}) };
+        return { stats, hashes, ...(stream instanceof GrowingFileSource ? { waits: stream.waits } : {}) };
       } finally {
-        if ('close' in stream) await stream.close();
         blocks.close();
       }
     },

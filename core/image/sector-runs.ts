@@ -48,8 +48,6 @@ class Run {
   hashes = new BigUint64Array(64);
   /** Grows to the longest run seen, up to RUN_MAX_SECTORS, so a few mapped pages cost a few KiB. */
   buffer = new Uint8Array(0);
-  /** The run's bytes: `buffer` read into, or the store's own view of them (viewSectors). */
-  bytes: Uint8Array = new Uint8Array(0);
   /** Settles when the read has; never rejects (a failure is kept in `error`). */
   done: Promise<void> = Promise.resolve();
   finished = false;
@@ -156,27 +154,14 @@ export class SectorRuns {
 
   private start(r: Run): void {
     const count = r.end - r.start;
-    this.started.push(r);
-    this.reads++;
-    this.bytesRead += count * SECTOR_SIZE;
-    // A store that maps its disks hands out the bytes where they lie: nothing to copy, nothing to await.
-    const view = this.blocks.viewSectors?.(r.disk, r.start, count);
-    if (view) {
-      r.bytes = view;
-      r.finished = true;
-      r.error = undefined;
-      r.done = Promise.resolve();
-      return;
-    }
     if (r.buffer.length < count * SECTOR_SIZE) {
       r.buffer = new Uint8Array(
         Math.min(RUN_MAX_SECTORS, Math.max(count, r.buffer.length * 2)) * SECTOR_SIZE,
       );
     }
-    r.bytes = r.buffer.subarray(0, count * SECTOR_SIZE);
     r.finished = false;
     r.error = undefined;
-    r.done = this.read(r.disk, r.start, count, r.bytes).then(
+    r.done = this.read(r.disk, r.start, count, r.buffer.subarray(0, count * SECTOR_SIZE)).then(
       () => {
         r.finished = true;
       },
@@ -185,6 +170,9 @@ export class SectorRuns {
         r.error = { cause };
       },
     );
+    this.started.push(r);
+    this.reads++;
+    this.bytesRead += count * SECTOR_SIZE;
   }
 
   /** The block store's read; one that throws instead of rejecting fails the same way. */
@@ -205,7 +193,7 @@ export class SectorRuns {
     await r.done;
     try {
       if (r.error) throw r.error.cause;
-      const bytes = r.bytes;
+      const bytes = r.buffer;
       for (let i = 0; i < r.n; i++) {
         const sector = r.sectors[i]!;
         const offset = (sector - r.start) * SECTOR_SIZE;
@@ -218,7 +206,6 @@ export class SectorRuns {
       throw error;
     } finally {
       r.n = 0;
-      r.bytes = r.buffer; // a view must not outlive the run that used it
       this.spare.push(r);
     }
   }

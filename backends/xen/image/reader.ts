@@ -10,7 +10,7 @@ import type { Hasher64 } from '../../../core/hash.ts';
 import { hex64 } from '../../../core/image/format.ts';
 import { decodeMap, type MapEntries } from '../../../core/image/records/map.ts';
 import { ByteSource } from '../stream/byte-source.ts';
-import { fileChunks } from '../stream/file-chunks.ts';
+import { reusedFileChunks } from '../stream/file-chunks.ts';
 import {
   DISK_FIXED_SIZE,
   DISK_HASH_SIZE,
@@ -65,7 +65,7 @@ export class XenImageReader {
     } catch (err) {
       throw new ImageFormatError(`Cannot open image ${path}: ${(err as Error).message}`, 'file', 0);
     }
-    const src = new ByteSource(fileChunks(path, READ_CHUNK));
+    const src = new ByteSource(reusedFileChunks(path, READ_CHUNK));
     const reader = new XenImageReader(path, size, src, hasher);
     try {
       await reader.header();

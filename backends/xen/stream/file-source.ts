@@ -26,21 +26,10 @@ export interface StreamSource {
  * read's dispatch to the thread pool and back, CPU that a save caught up with `xl` takes from xl
  * itself on a small dom0; so while one read stays short, the waits double up to the longest.
  */
-export const WAIT_MS = 10;
-export const WAIT_MAX_MS = 80;
+const WAIT_MS = 10;
+const WAIT_MAX_MS = 80;
 /** readSome() hands out at most this much at a time. */
-export const SOME_MAX = 1 << 20;
-
-/** The stream ended (its writer finished) `got` bytes after `offset`, where `what` needs `min`. */
-export function truncated(what: string, offset: number, min: number, got: number): StreamFormatError {
-  return new StreamFormatError(
-    min === 1
-      ? `Save stream truncated in ${what} at offset ${offset}`
-      : `Save stream truncated in ${what} at offset ${offset}: needs ${min} bytes, the stream ended after ${got}`,
-    what,
-    offset,
-  );
-}
+const SOME_MAX = 1 << 20;
 
 export class GrowingFileSource implements StreamSource {
   offset = 0;
@@ -99,7 +88,15 @@ export class GrowingFileSource implements StreamSource {
       const { bytesRead } = await this.file.read(out, got, out.length - got, this.offset + got);
       got += bytesRead;
       if (got >= min) return got;
-      if (bytesRead === 0 && last) throw truncated(what, this.offset, min, got);
+      if (bytesRead === 0 && last) {
+        throw new StreamFormatError(
+          min === 1
+            ? `Save stream truncated in ${what} at offset ${this.offset}`
+            : `Save stream truncated in ${what} at offset ${this.offset}: needs ${min} bytes, the stream ended after ${got}`,
+          what,
+          this.offset,
+        );
+      }
       // More may have come between the check and the read: only a read after it can tell.
       if (!last) await this.sleep(wait);
     }

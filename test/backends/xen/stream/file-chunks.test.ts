@@ -1,13 +1,10 @@
-/**
- * reusedFileChunks: a file's bytes in two buffers used in turn, each chunk intact until the next is asked
- * for; fileChunks: the same chunks as views of the file mapped a chunk at a time.
- */
+/** reusedFileChunks: a file's bytes in two buffers used in turn, each chunk intact until the next is asked for. */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ByteSource } from '../../../../backends/xen/stream/byte-source.ts';
-import { fileChunks, reusedFileChunks } from '../../../../backends/xen/stream/file-chunks.ts';
+import { reusedFileChunks } from '../../../../backends/xen/stream/file-chunks.ts';
 import { tempDir } from '../../../support/image-fakes.ts';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -78,70 +75,5 @@ describe('reusedFileChunks', () => {
     await it.next();
     await it.return(undefined);
     expect((await it.next()).done).toBe(true);
-  });
-});
-
-describe('fileChunks (mapped)', () => {
-  const CHUNK = 64 << 10;
-
-  it('yields the same chunks as reusedFileChunks, each intact until the next is asked for', async () => {
-    const data = randomBytes(5 * CHUNK + 1234);
-    const path = tmp.path('mapped');
-    await writeFile(path, data);
-    const seen: Buffer[] = [];
-    const it = fileChunks(path, CHUNK);
-    for (;;) {
-      const next = await it.next();
-      if (next.done) break;
-      expect(next.value.length).toBeLessThanOrEqual(CHUNK);
-      const copy = Buffer.from(next.value);
-      await new Promise((r) => setTimeout(r, 2));
-      expect(Buffer.compare(Buffer.from(next.value), copy)).toBe(0);
-      seen.push(copy);
-    }
-    const reused: Buffer[] = [];
-    for await (const c of reusedFileChunks(path, CHUNK)) reused.push(Buffer.from(c));
-    expect(seen.map((c) => c.length)).toEqual(reused.map((c) => c.length));
-    expect(Buffer.compare(Buffer.concat(seen), data)).toBe(0);
-  });
-
-  it('yields nothing for an empty file, rejects for a missing one, and stops early cleanly', async () => {
-    const empty = tmp.path('mapped-empty');
-    await writeFile(empty, '');
-    const chunks: Uint8Array[] = [];
-    for await (const c of fileChunks(empty, CHUNK)) chunks.push(c);
-    expect(chunks).toEqual([]);
-    await expect(fileChunks(tmp.path('missing'), CHUNK).next()).rejects.toThrow(/ENOENT/);
-    const path = tmp.path('mapped-early');
-    await writeFile(path, randomBytes(3 * CHUNK));
-    const it = fileChunks(path, CHUNK);
-    expect((await it.next()).value).toHaveLength(CHUNK);
-    expect(await it.return(undefined)).toEqual({ done: true, value: undefined });
-  });
-
-  it('feeds a ByteSource whose exact reads return the file, whatever the sizes; odd chunk sizes are read', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.integer({ min: 0, max: 300_000 }),
-        fc.constantFrom(CHUNK, 2 * CHUNK, 3 * CHUNK, 5000),
-        fc.array(fc.integer({ min: 1, max: 150_000 }), { minLength: 1, maxLength: 8 }),
-        async (size, chunk, reads) => {
-          const data = randomBytes(size);
-          const path = tmp.path(`mapped-prop-${size}-${chunk}`);
-          await writeFile(path, data);
-          const src = new ByteSource(fileChunks(path, chunk));
-          const got: Buffer[] = [];
-          let at = 0;
-          for (let i = 0; at < size; i++) {
-            const n = Math.min(reads[i % reads.length]!, size - at);
-            got.push(Buffer.from(await src.read(n, 'bytes')));
-            at += n;
-          }
-          expect(await src.atEnd()).toBe(true);
-          expect(Buffer.compare(Buffer.concat(got), data)).toBe(0);
-        },
-      ),
-      { numRuns: 25 },
-    );
   });
 });

@@ -1,14 +1,9 @@
-/**
- * GrowingFileSource and MappedFileSource: the save stream read from the file xl is still writing,
- * exactly as written. The mapped one is tried with windows far smaller than in use, so that reads move
- * from window to window, and with an overlap smaller than a page batch, so that long reads are copied.
- */
+/** GrowingFileSource: the save stream read from the file xl is still writing, exactly as written. */
 import { open, writeFile } from 'node:fs/promises';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamFormatError } from '../../../../backends/xen/stream/errors.ts';
-import { GrowingFileSource, type StreamSource } from '../../../../backends/xen/stream/file-source.ts';
-import { MappedFileSource } from '../../../../backends/xen/stream/mapped-file-source.ts';
+import { GrowingFileSource } from '../../../../backends/xen/stream/file-source.ts';
 import { SaveStreamParser } from '../../../../backends/xen/stream/parser.ts';
 import { tempDir } from '../../../support/image-fakes.ts';
 import { randomPage, streamBytes } from '../fixtures/stream-fixture.ts';
@@ -37,21 +32,7 @@ async function writeSlowly(path: string, bytes: Uint8Array, piece: number, state
   state.done = true;
 }
 
-type Source = StreamSource & { readonly waits: number };
-type FileHandle = Awaited<ReturnType<typeof open>>;
-const SOURCES: [string, (file: FileHandle, finished: () => boolean) => Source][] = [
-  ['GrowingFileSource', (file, finished) => new GrowingFileSource(file, finished)],
-  [
-    'MappedFileSource, views across small windows',
-    (file, finished) => MappedFileSource.open(file, finished, 8192, 64 << 10)!,
-  ],
-  [
-    'MappedFileSource, long reads copied',
-    (file, finished) => MappedFileSource.open(file, finished, 4096, 8192)!,
-  ],
-];
-
-describe.each(SOURCES)('%s', (_name, source) => {
+describe('GrowingFileSource', () => {
   it('parses a stream that grows in odd pieces into exactly its bytes', async () => {
     let n = 0;
     await fc.assert(
@@ -62,7 +43,7 @@ describe.each(SOURCES)('%s', (_name, source) => {
         const writing = writeSlowly(path, input, piece, state);
         const file = await open(path, 'r');
         const parts: Uint8Array[] = [];
-        for await (const e of new SaveStreamParser(source(file, () => state.done)).events()) {
+        for await (const e of new SaveStreamParser(new GrowingFileSource(file, () => state.done)).events()) {
           parts.push(e.kind === 'bytes' ? e.bytes.slice() : e.batch.data.slice());
         }
         await writing;
@@ -78,7 +59,7 @@ describe.each(SOURCES)('%s', (_name, source) => {
     await writeFile(path, input.subarray(0, 5000));
     const file = await open(path, 'r');
     const err = await (async () => {
-      for await (const _ of new SaveStreamParser(source(file, () => true)).events());
+      for await (const _ of new SaveStreamParser(new GrowingFileSource(file, () => true)).events());
     })().catch((e: unknown) => e);
     await file.close();
     expect(err).toBeInstanceOf(StreamFormatError);
@@ -90,7 +71,7 @@ describe.each(SOURCES)('%s', (_name, source) => {
     await writeFile(path, Uint8Array.of(1, 2, 3));
     const file = await open(path, 'r');
     const state = { done: false };
-    const src = source(file, () => state.done);
+    const src = new GrowingFileSource(file, () => state.done);
     expect(await src.atEnd()).toBe(false);
     expect([...(await src.read(3, 'test'))]).toEqual([1, 2, 3]);
     const end = src.atEnd();
@@ -115,7 +96,7 @@ describe.each(SOURCES)('%s', (_name, source) => {
       state.done = true;
     })();
     const file = await open(path, 'r');
-    const src = source(file, () => state.done);
+    const src = new GrowingFileSource(file, () => state.done);
     const got = await src.read(60, 'test');
     expect([...got]).toEqual(Array.from({ length: 60 }, (_, i) => i));
     await writing;
