@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { registerExperimentCommands } from './commands/register-experiment.ts';
 import { registerLabCommands } from './commands/register-lab.ts';
 import { registerXenCommands } from './commands/register-xen.ts';
+import { VERSION } from './version.ts';
 import {
   addDeliveryOptions,
   addReadSemanticsOptions,
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
         'a restore could not prove), 2 bad usage or input, 3 internal error, 4 the backend failed,\n' +
         '130 interrupted.',
     )
+    .version(VERSION, '-V, --version', 'print the version and exit')
     .showHelpAfterError('(run with --help for usage)')
     // Descriptions are written as ~100-column lines; a wider help keeps commander from re-wrapping them.
     .configureHelp({ helpWidth: 120 })

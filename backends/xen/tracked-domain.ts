@@ -79,6 +79,11 @@ export interface DomainAttacher {
   /** The restore failed before attach(): drop what prepare() started. */
   abandon?(): void;
   /**
+   * When (performance.now()) the tracking process started by prepare() had loaded and was serving the
+   * domain, as far as known: where a restore's wait for it comes from.
+   */
+  timeline?(): { readonly loaded?: number; readonly ready?: number };
+  /**
    * `restored`, if given, seeds the new tracking's map with the pages the restore read from the disks
    * (so the next save leaves them out again); it must be handed over before the domain is unpaused. It
    * may still be on its way (a promise): the attaching then goes on meanwhile and the pages are handed

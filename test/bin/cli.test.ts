@@ -21,6 +21,17 @@ describe('leanckpt CLI', () => {
     expect((await leanckpt('demo', '--help')).out).toMatch(/--revalidate/);
   });
 
+  it('prints its version, the one package.json gives', async () => {
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-V']) {
+      const r = await leanckpt(flag);
+      expect(r.code).toBe(0);
+      expect(r.out.trim()).toBe(pkg.version);
+    }
+  });
+
   it('runs the demo, verifies every image, and prints a table', async () => {
     const r = await leanckpt('demo', ...SMALL);
     expect(r.err).toBe('');

@@ -22,6 +22,8 @@ export interface DetachedOptions {
 /** The parent's end: the child's lines as they come, and lines to send it. */
 export class DetachedChild {
   private readonly lines: string[] = [];
+  /** When each line came (performance.now()), by the line: what a restore reports of its tracking. */
+  readonly heardAt = new Map<string, number>();
   private buffered = '';
   private exit: string | undefined;
   private wake: (() => void) | undefined;
@@ -37,7 +39,9 @@ export class DetachedChild {
       this.buffered += chunk;
       let nl: number;
       while ((nl = this.buffered.indexOf('\n')) >= 0) {
-        this.lines.push(this.buffered.slice(0, nl));
+        const line = this.buffered.slice(0, nl);
+        this.lines.push(line);
+        if (!this.heardAt.has(line)) this.heardAt.set(line, performance.now());
         this.buffered = this.buffered.slice(nl + 1);
       }
       this.wake?.();

@@ -136,6 +136,12 @@ export class PreparedTracker {
     return { domid, pid: this.child.pid, socket: await answering(domid), log };
   }
 
+  /** When it said "loaded" and "ready" (performance.now()), once it has. */
+  timeline(): { loaded?: number; ready?: number } {
+    const at = this.child.heardAt;
+    return { loaded: at.get('loaded'), ready: at.get('ready') };
+  }
+
   /** Not needed after all (the restore failed): closing the link makes it exit. */
   cancel(): void {
     this.child.release();
@@ -164,10 +170,13 @@ export async function handOver(socket: string, restored: RestoredMap): Promise<A
  */
 export function spawningAttacher(logDirtyMs: number): DomainAttacher {
   let prepared: PreparedTracker | undefined;
+  let started: PreparedTracker | undefined;
   return {
     prepare() {
       prepared ??= PreparedTracker.start();
+      started = prepared;
     },
+    timeline: () => started?.timeline() ?? {},
     abandon() {
       prepared?.cancel();
       prepared = undefined;

@@ -68,6 +68,7 @@ it('gives up on a child that never signals, and ends it', async () => {
 
 it('a child started ahead says "loaded", takes its work over the link, then says "ready"', async () => {
   const log = tmp.path('ahead.log');
+  const before = performance.now();
   const c = DetachedChild.spawn(
     child(`const link = parentLink();
       link.say('loaded');
@@ -82,6 +83,12 @@ it('a child started ahead says "loaded", takes its work over the link, then says
   await c.expect('ready', 20_000);
   c.release();
   expect(await readFile(log, 'utf8')).toContain('got {"domid":7}');
+  // When each line came is kept (a restore reports when its tracking had loaded and was ready).
+  const loaded = c.heardAt.get('loaded')!;
+  const ready = c.heardAt.get('ready')!;
+  expect(loaded).toBeGreaterThan(before);
+  expect(ready).toBeGreaterThanOrEqual(loaded);
+  expect(ready).toBeLessThanOrEqual(performance.now());
 });
 
 it('a child started ahead and not needed hears the link close, and may exit', async () => {

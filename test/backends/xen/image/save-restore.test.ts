@@ -29,8 +29,14 @@ class FakeAttacher implements DomainAttacher {
   attached: [number, readonly RestoredDisk[]][] = [];
   restored: (RestoredMap | undefined)[] = [];
   calls: string[] = [];
+  /** As a tracking process started ahead: loaded when prepared, ready when attached. */
+  readonly times: { loaded?: number; ready?: number } = {};
   prepare(): void {
     this.calls.push('prepare');
+    this.times.loaded = performance.now();
+  }
+  timeline(): { loaded?: number; ready?: number } {
+    return this.times;
   }
   abandon(): void {
     this.calls.push('abandon');
@@ -41,6 +47,7 @@ class FakeAttacher implements DomainAttacher {
     pages?: RestoredMap | Promise<RestoredMap | undefined>,
   ): Promise<AdoptionReport> {
     this.calls.push('attach');
+    this.times.ready = performance.now();
     this.attached.push([domid, disks]);
     const restored = await pages;
     this.calls.push('handed over');
@@ -148,6 +155,11 @@ describe.each(['file', 'fifo'] as const)(
       // The tracking process is started ahead, before anything else of the restore.
       expect(attacher.calls).toEqual(['prepare', 'attach', 'handed over']);
       expect((await xlLog()).slice(2)).toEqual(RESTORE_CALLS);
+      // The attach is timed in its two parts, and the tracking's own times are counted from the start.
+      expect(restored.ms.tracking + restored.ms.unpause).toBeCloseTo(restored.ms.attach, 6);
+      expect(restored.ms.trackerLoaded).toBeGreaterThanOrEqual(0);
+      expect(restored.ms.trackerReady).toBeGreaterThan(restored.ms.verify + restored.ms.restore - 1);
+      expect(restored.ms.trackerReady).toBeLessThanOrEqual(restored.ms.total);
     });
 
     it('saves a stream that xl writes slowly, in pieces at odd offsets, identically', async () => {
@@ -364,6 +376,17 @@ describe.each(['file', 'fifo'] as const)(
       const log = (await xlLog()).slice(2);
       expect(log).toContain('destroy 20');
       expect(log.some((l) => l.startsWith('unpause'))).toBe(false);
+    });
+
+    it('refuses an image whose saved config names no domain, before asking xl anything', async () => {
+      xlDir = await installFakeXl(tmp.path('xl-nameless'), streamBytes({ ...g.spec, name: '' }));
+      const image = await saved('nameless.lcxen');
+      const attacher = new FakeAttacher();
+      await expect(restoreDomain(image, attacher, { hasher, transport, memory })).rejects.toThrow(
+        /nameless\.lcxen: the saved xl config names no domain \(c_info\.name\)$/,
+      );
+      expect((await xlLog()).slice(2)).toEqual([]);
+      expect(attacher.calls).toEqual(['prepare', 'abandon']);
     });
 
     it('refuses a disk changed only where no page points, and destroys the domain unrun', async () => {
