@@ -262,8 +262,8 @@ async function restoreWith(
 
   let fillMs: XenRestoreResult['fillMs'];
   let domid: number | undefined;
-  // The pages read from the disks, for the new tracking once they are in place and checked.
-  let handOver: { resolve(m: RestoredMap | undefined): void; reject(e: unknown): void } | undefined;
+  // Settles once the pages read from the disks are in place and checked (or the restore failed).
+  let verify: { resolve(): void; reject(e: unknown): void } | undefined;
   let attaching: Promise<AdoptionReport | void> | undefined;
   try {
     // Staged in a file, xl sees the stream only once it is complete; a rebuilt stream is then also
@@ -290,11 +290,13 @@ async function restoreWith(
     void hashes(); // a direct fill's start now (see above)
 
     const disks = await restoredDisks(header.disks, files, opts.cloneDisks ? `${name}-${domid}` : undefined);
-    // The new tracking process is told the domain now, so that its attaching overlaps the fill; it
-    // gets the pages only once they are in place and checked, and the domain stays paused throughout.
-    const pages = new Promise<RestoredMap | undefined>((resolve, reject) => (handOver = { resolve, reject }));
-    pages.catch(() => undefined);
-    attaching = attacher.attach(domid, disks, pages);
+    // The new tracking process is told the domain and the pages now, so that its attaching and its
+    // reading of the pages' map overlap the fill; it adopts them only once they are in place and
+    // checked, and the domain stays paused throughout.
+    const verified = new Promise<void>((resolve, reject) => (verify = { resolve, reject }));
+    verified.catch(() => undefined);
+    const map = 'plan' in made ? made.plan.mapped : made.map;
+    attaching = attacher.attach(domid, disks, { map, verified });
     attaching.catch(() => undefined);
 
     let restored: Restored;
@@ -331,7 +333,7 @@ async function restoreWith(
     await check(made);
     const t3 = performance.now();
     // Without the map (it could not be read) the domain runs all the same, its tracking starts empty.
-    handOver!.resolve(restored.map);
+    verify!.resolve();
     const adoption = (await attaching) ?? undefined;
     const tracked = performance.now();
     await directory.unpause(domid);
@@ -367,7 +369,7 @@ async function restoreWith(
       cpuMs: cpuSince(cpu0),
     };
   } catch (e) {
-    handOver?.reject(e);
+    verify?.reject(e);
     await attaching?.catch(() => undefined);
     // A domain xl created from a stream or fill we could not finish must not run.
     await runXl(['destroy', domid === undefined ? name : String(domid)]).catch(() => undefined);

@@ -63,6 +63,14 @@ export interface RestoredMap {
   readonly hash?: BigUint64Array;
 }
 
+/** The pages a restore reads back from the disks, as the new tracking gets them. */
+export interface RestoredPages {
+  /** Undefined if the restore could not list them: the tracking then starts with an empty map. */
+  readonly map: RestoredMap | undefined;
+  /** Resolves once every one of them is in place in guest memory and checked; rejects otherwise. */
+  readonly verified: Promise<void>;
+}
+
 /** What the new tracking did with a RestoredMap (see PageBlockTracker.adoptVerifiedMappings). */
 export interface AdoptionReport {
   readonly offered: number;
@@ -85,13 +93,13 @@ export interface DomainAttacher {
   timeline?(): { readonly loaded?: number; readonly ready?: number };
   /**
    * `restored`, if given, seeds the new tracking's map with the pages the restore read from the disks
-   * (so the next save leaves them out again); it must be handed over before the domain is unpaused. It
-   * may still be on its way (a promise): the attaching then goes on meanwhile and the pages are handed
-   * over once it settles; if it rejects, so does attach(), and nothing is handed over.
+   * (so the next save leaves them out again). Its map is known before the pages are in place: it may
+   * be sent ahead, but is adopted only once `restored.verified` resolves, before the domain is
+   * unpaused; if that rejects, so does attach(), and nothing is adopted.
    */
   attach(
     domid: number,
     disks: readonly RestoredDisk[],
-    restored?: RestoredMap | Promise<RestoredMap | undefined>,
+    restored?: RestoredPages,
   ): Promise<AdoptionReport | void>;
 }

@@ -14,15 +14,20 @@ import {
   type WireMappings,
   type WireSnapshot,
 } from './map-view.ts';
-import type { Adoption } from '../../../core/tracker/tracker.ts';
+import type { Adoption, OfferedMappings } from '../../../core/tracker/tracker.ts';
 import type { WriteResult } from '../../../core/trace/writer.ts';
 import type { SessionStatus, TrackingSession } from './session.ts';
 import { TraceRecorder } from './recorder.ts';
 
 export type ControlRequest =
   | { readonly cmd: 'status' | 'quiesce' | 'resume' | 'release' | 'stop' | 'record-stop' }
-  /** Seeds the map with the pages a restore read from the disks, before the domain first runs. */
-  | { readonly cmd: 'adopt'; readonly map: WireMappings }
+  /**
+   * Seeds the map with the pages a restore read from the disks, before the domain first runs: these
+   * (`map`), or those offered before on this connection.
+   */
+  | { readonly cmd: 'adopt'; readonly map?: WireMappings }
+  /** Pages a restore is still checking, to adopt on this connection's next `adopt` (decoded now). */
+  | { readonly cmd: 'offer'; readonly map: WireMappings }
   /** Records the event stream into a trace at `path` (absolute) until record-stop. */
   | { readonly cmd: 'record-start'; readonly path: string };
 
@@ -45,7 +50,7 @@ export async function serveControl(
   mkdirSync(dirname(path), { recursive: true });
   rmSync(path, { force: true });
   let recorder: TraceRecorder | undefined;
-  const handle = async (req: ControlRequest): Promise<Reply> => {
+  const handle = async (req: ControlRequest, conn: { offered?: OfferedMappings }): Promise<Reply> => {
     switch (req.cmd) {
       case 'record-start':
         if (recorder) return { ok: false, error: 'already recording' };
@@ -64,8 +69,15 @@ export async function serveControl(
       case 'resume':
         await session.resume();
         return { ok: true };
-      case 'adopt':
-        return { ok: true, adoption: session.adoptRestored(mappingsFromWire(req.map)) };
+      case 'offer':
+        conn.offered = mappingsFromWire(req.map);
+        return { ok: true };
+      case 'adopt': {
+        const offer = req.map ? mappingsFromWire(req.map) : conn.offered;
+        if (!offer) return { ok: false, error: 'adopt: no map given or offered on this connection' };
+        conn.offered = undefined;
+        return { ok: true, adoption: session.adoptRestored(offer) };
+      }
       case 'release':
       case 'stop':
         await session.release();
@@ -76,6 +88,8 @@ export async function serveControl(
   };
   const server = createServer((sock) => {
     let buf = '';
+    // What this connection offered: dropped with it if never adopted (the restore failed).
+    const conn: { offered?: OfferedMappings } = {};
     let chain = Promise.resolve();
     sock.setEncoding('utf8');
     sock.on('data', (chunk: string) => {
@@ -88,7 +102,7 @@ export async function serveControl(
           let req: ControlRequest | undefined;
           try {
             req = JSON.parse(line) as ControlRequest;
-            reply = await handle(req);
+            reply = await handle(req, conn);
           } catch (err) {
             reply = { ok: false, error: err instanceof Error ? err.message : String(err) };
           }

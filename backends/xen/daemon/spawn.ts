@@ -7,7 +7,13 @@ import { mkdirSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AdoptionReport, DomainAttacher, RestoredDisk, RestoredMap } from '../tracked-domain.ts';
+import type {
+  AdoptionReport,
+  DomainAttacher,
+  RestoredDisk,
+  RestoredMap,
+  RestoredPages,
+} from '../tracked-domain.ts';
 import { ControlClient } from './control.ts';
 import { DetachedChild, spawnDetached } from './detached.ts';
 import { mappingsToWire } from './map-view.ts';
@@ -152,16 +158,79 @@ export class PreparedTracker {
 /** The niceness a prepared tracking process loads at, before it has a domain. */
 const BOOT_NICENESS = 10;
 
-/** Hands the tracking process at `socket` the pages a restore read from the disks (`adopt`). */
-export async function handOver(socket: string, restored: RestoredMap): Promise<AdoptionReport> {
+/** A map sent ahead to a tracking process (`offer`), not adopted yet. */
+export interface StagedHandOver {
+  /** Has the tracking process adopt what was offered (`adopt`), and says what it did. */
+  commit(): Promise<AdoptionReport>;
+  /** Drops the offer: the tracking process never adopts it. */
+  cancel(): void;
+}
+
+/**
+ * Sends the tracking process at `socket` the pages a restore read from the disks (`offer`), to adopt
+ * later: it decodes and checks them while the restore still fills and checks guest memory, so that
+ * only the adoption itself stands between the last check and the unpause.
+ */
+export async function stageHandOver(socket: string, restored: RestoredMap): Promise<StagedHandOver> {
   const c = await ControlClient.connect(socket);
   try {
-    const { adoption } = await c.request({ cmd: 'adopt', map: mappingsToWire(restored) });
-    if (!adoption) throw new Error('the tracking process sent no adoption summary');
-    return adoption;
-  } finally {
+    await c.request({ cmd: 'offer', map: mappingsToWire(restored) });
+  } catch (err) {
     c.close();
+    throw err;
   }
+  return {
+    async commit() {
+      try {
+        const { adoption } = await c.request({ cmd: 'adopt' });
+        if (!adoption) throw new Error('the tracking process sent no adoption summary');
+        return adoption;
+      } finally {
+        c.close();
+      }
+    },
+    cancel: () => c.close(),
+  };
+}
+
+/** Hands the tracking process at `socket` the pages a restore read from the disks, at once. */
+export async function handOver(socket: string, restored: RestoredMap): Promise<AdoptionReport> {
+  return (await stageHandOver(socket, restored)).commit();
+}
+
+/** A hand-over that failed costs the next save space, never correctness: the domain still runs. */
+const failedHandOver = (offered: number, err: unknown): AdoptionReport => ({
+  offered,
+  adopted: 0,
+  rejected: 0,
+  error: err instanceof Error ? err.message : String(err),
+});
+
+/**
+ * Offers the tracking process at `socket` the restored pages at once, and has it adopt them once they
+ * are verified; rejects, adopting nothing, if they are not. A failed hand-over itself is no error (see
+ * failedHandOver): the report says what went wrong.
+ */
+export async function handOverWhenVerified(
+  socket: string,
+  restored: RestoredPages,
+): Promise<AdoptionReport | undefined> {
+  const { map, verified } = restored;
+  if (!map || map.length === 0) {
+    await verified;
+    return undefined;
+  }
+  const staging = stageHandOver(socket, map).catch((err: unknown) => failedHandOver(map.length, err));
+  try {
+    await verified;
+  } catch (e) {
+    const staged = await staging;
+    if ('cancel' in staged) staged.cancel();
+    throw e;
+  }
+  const staged = await staging;
+  if (!('commit' in staged)) return staged;
+  return staged.commit().catch((err: unknown) => failedHandOver(map.length, err));
 }
 
 /**
@@ -184,22 +253,14 @@ export function spawningAttacher(logDirtyMs: number): DomainAttacher {
     async attach(
       domid: number,
       disks: readonly RestoredDisk[],
-      pages?: RestoredMap | Promise<RestoredMap | undefined>,
+      restored?: RestoredPages,
     ): Promise<AdoptionReport | void> {
       const specs = disks.map((d) => ({ vdev: d.vdev, path: d.path }));
       const opts = { logDirtyMs, unpause: false };
       const ahead = prepared;
       prepared = undefined;
       const t = ahead ? await ahead.assign(domid, specs, opts) : await spawnTracker(domid, specs, opts);
-      const restored = await pages;
-      if (!restored || restored.length === 0) return;
-      // A failed hand-over costs the next save space, never correctness: the domain still runs.
-      return handOver(t.socket, restored).catch((err: unknown) => ({
-        offered: restored.length,
-        adopted: 0,
-        rejected: 0,
-        error: err instanceof Error ? err.message : String(err),
-      }));
+      return restored ? handOverWhenVerified(t.socket, restored) : undefined;
     },
   };
 }

@@ -12,7 +12,7 @@ import { parseDelivery } from '../../../core/checkpoint/delivery.ts';
 import { loadHasher } from '../../../core/hash.ts';
 import { makeHeader, openTrace, TraceWriter } from '../../../core/trace/index.ts';
 import { ControlClient, RemoteTrackedDomain, serveControl } from '../../../backends/xen/daemon/control.ts';
-import { handOver } from '../../../backends/xen/daemon/spawn.ts';
+import { handOver, handOverWhenVerified, stageHandOver } from '../../../backends/xen/daemon/spawn.ts';
 import { TrackingSession } from '../../../backends/xen/daemon/session.ts';
 import { MemoryDisk } from './support/memory-disk.ts';
 import { MemoryXenstore } from './support/memory-xenstore.ts';
@@ -381,6 +381,66 @@ describe('tracking session', () => {
       }),
     ).rejects.toThrow(/tracking process: cannot adopt mappings while quiesced/);
     await remote.release();
+    server.close();
+  });
+
+  it('adopts a map offered ahead only on adopt, on that connection; a dropped offer is never adopted', async () => {
+    const { session, guest, disk } = await setup();
+    guest.page(44).set(disk.bytes.subarray(960 * 512, 968 * 512));
+    guest.page(45).set(disk.bytes.subarray(968 * 512, 976 * 512));
+    const sock = join(dir, 'dom7-offer.sock');
+    const server = await serveControl(session, sock, () => {});
+    const one = (pfn: number, sector: number) => ({
+      length: 1,
+      pfn: Uint32Array.of(pfn),
+      disk: Uint32Array.of(XVDA),
+      sector: Float64Array.of(sector),
+    });
+    // Offered, then dropped (the restore failed): nothing is adopted.
+    (await stageHandOver(sock, one(45, 968))).cancel();
+    const remote = await RemoteTrackedDomain.connect(sock);
+    expect((await remote.status()).adoptedAtRestore).toBeUndefined();
+    // An adopt with no map on a connection that offered none is refused.
+    const c = await ControlClient.connect(sock);
+    await expect(c.request({ cmd: 'adopt' })).rejects.toThrow(/no map given or offered on this connection/);
+    c.close();
+    // Offered, then committed: exactly the offer is adopted.
+    const staged = await stageHandOver(sock, one(44, 960));
+    expect(session.tracker.stats.adopted).toBe(0);
+    const report = await staged.commit();
+    expect(report).toEqual({ offered: 1, adopted: 1, rejected: 0 });
+    expect((await remote.quiesce()).get(44)).toEqual({ disk: XVDA, sector: 960 });
+    expect((await remote.quiesce()).get(45)).toBeUndefined();
+    await remote.release();
+    server.close();
+  });
+
+  it('adopts restored pages only once the restore has verified them, and none if it fails', async () => {
+    const { session, guest, disk } = await setup();
+    guest.page(44).set(disk.bytes.subarray(960 * 512, 968 * 512));
+    const sock = join(dir, 'dom7-verified.sock');
+    const server = await serveControl(session, sock, () => {});
+    const map = {
+      length: 1,
+      pfn: Uint32Array.of(44),
+      disk: Uint32Array.of(XVDA),
+      sector: Float64Array.of(960),
+    };
+    let fail!: (e: Error) => void;
+    const failing = handOverWhenVerified(sock, { map, verified: new Promise((_, r) => (fail = r)) });
+    await new Promise((r) => setTimeout(r, 50));
+    fail(new Error('page 44 refused'));
+    await expect(failing).rejects.toThrow('page 44 refused');
+    expect(session.tracker.stats.adopted).toBe(0);
+    let pass!: () => void;
+    const passing = handOverWhenVerified(sock, { map, verified: new Promise<void>((r) => (pass = r)) });
+    await new Promise((r) => setTimeout(r, 50));
+    // Offered, and decoded, but not adopted before the pages are verified.
+    expect(session.tracker.stats.adopted).toBe(0);
+    pass();
+    expect(await passing).toEqual({ offered: 1, adopted: 1, rejected: 0 });
+    expect(session.tracker.stats.adopted).toBe(1);
+    await session.release();
     server.close();
   });
 

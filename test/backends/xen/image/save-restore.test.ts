@@ -17,6 +17,7 @@ import type {
   DomainAttacher,
   RestoredDisk,
   RestoredMap,
+  RestoredPages,
 } from '../../../../backends/xen/tracked-domain.ts';
 import { tempDir } from '../../../support/image-fakes.ts';
 import { buildGuest, DISK_ID, type Guest, type PageKind } from '../fixtures/guest.ts';
@@ -44,15 +45,17 @@ class FakeAttacher implements DomainAttacher {
   async attach(
     domid: number,
     disks: readonly RestoredDisk[],
-    pages?: RestoredMap | Promise<RestoredMap | undefined>,
+    pages?: RestoredPages,
   ): Promise<AdoptionReport> {
     this.calls.push('attach');
     this.times.ready = performance.now();
     this.attached.push([domid, disks]);
-    const restored = await pages;
+    // The map is known at once; it is taken only once the restore says the pages are checked.
+    const offered = pages?.map;
+    await pages?.verified;
     this.calls.push('handed over');
-    this.restored.push(restored);
-    const n = restored?.length ?? 0;
+    this.restored.push(offered);
+    const n = offered?.length ?? 0;
     return { offered: n, adopted: n, rejected: 0 };
   }
 }
