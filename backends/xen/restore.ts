@@ -104,6 +104,8 @@ export interface XenRestoreResult {
     readonly diskHash: number;
     /** `--stream file`: how long `xl restore` took, of `restore`, once the stream was staged. */
     readonly xl?: number;
+    /** Through a FIFO: when the whole stream was written into it, from the start (xl then finishes). */
+    readonly streamWritten?: number;
   };
   /** CPU time of this process over `ms.total` (not xl's, nor the tracking process's). */
   readonly cpuMs: CpuMs;
@@ -232,8 +234,10 @@ async function restoreWith(
   const fill = opts.fill ?? 'direct';
   // The disks' whole-content hashes, checked before the domain runs, are computed beside the rest:
   // from the start when the whole stream is rebuilt (staged, they are checked before xl reads it); for
-  // a direct fill once `xl restore` is done, beside the fill, so that they do not slow xl down (on a
-  // two-CPU emulated dom0 they ran for 6-7 s of the 9-10 s that xl's stream took).
+  // a direct fill once xl has the whole sparse stream (through a FIFO: once it is written, while xl
+  // reads its last bytes and builds the domain; staged: once `xl restore` is done), beside the fill, so
+  // that they do not slow xl down while it reads (on a two-CPU emulated dom0 they ran for 6-7 s of the
+  // 9-10 s that xl's stream took).
   let hashedAt = 0;
   let hashing: Promise<ReadonlyMap<number, bigint>> | undefined;
   const hashes = (): Promise<ReadonlyMap<number, bigint>> => {
@@ -275,7 +279,7 @@ async function restoreWith(
       fill === 'stream'
         ? (sink: StreamSink) => rebuildXenStream(image, blocks, hasher, sink, { collectMap: true })
         : (sink: StreamSink) => sparseXenStream(image, hasher, sink);
-    const marks: { xl?: number } = {};
+    const marks: { xl?: number; produced?: number } = {};
     const made = await (transport === 'file'
       ? xlRestoreStaged<RebuildResult | SparseResult>(
           image,
@@ -283,11 +287,14 @@ async function restoreWith(
           fill === 'stream' ? check : undefined,
           marks,
         )
-      : xlRestoreFifo<RebuildResult | SparseResult>(produce));
+      : xlRestoreFifo<RebuildResult | SparseResult>(produce, () => {
+          marks.produced = performance.now() - t0;
+          if (fill === 'direct') void hashes();
+        }));
     domid = await directory.domidOf(name);
     if (domid === undefined) throw new RestoreError(`xl restore finished but no domain is named ${name}`);
     const t2 = performance.now();
-    void hashes(); // a direct fill's start now (see above)
+    void hashes(); // a direct fill's, if not started yet (see above)
 
     const disks = await restoredDisks(header.disks, files, opts.cloneDisks ? `${name}-${domid}` : undefined);
     // The new tracking process is told the domain and the pages now, so that its attaching and its
@@ -365,6 +372,7 @@ async function restoreWith(
         total: t4 - t0,
         diskHash: hashedAt,
         ...(marks.xl !== undefined ? { xl: marks.xl } : {}),
+        ...(marks.produced !== undefined ? { streamWritten: marks.produced } : {}),
       },
       cpuMs: cpuSince(cpu0),
     };
@@ -443,7 +451,10 @@ async function xlRestoreStaged<T>(
 }
 
 /** Has `xl restore -p` read what `produce` writes through a FIFO as it is written: nothing on disk. */
-async function xlRestoreFifo<T>(produce: (sink: StreamSink) => Promise<T>): Promise<T> {
+async function xlRestoreFifo<T>(
+  produce: (sink: StreamSink) => Promise<T>,
+  onProduced: () => void = () => {},
+): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'leanckpt-restore-'));
   const fifo = join(dir, 'stream');
   try {
@@ -472,6 +483,8 @@ async function xlRestoreFifo<T>(produce: (sink: StreamSink) => Promise<T>): Prom
     } finally {
       await out.close();
     }
+    // xl still reads the pipe's last bytes and then builds the domain: the caller may start on more.
+    onProduced();
     await xl.done;
     return result;
   } finally {
