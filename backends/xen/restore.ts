@@ -289,6 +289,7 @@ async function restoreWith(
         )
       : xlRestoreFifo<RebuildResult | SparseResult>(produce, () => {
           marks.produced = performance.now() - t0;
+          attacher.hurry?.();
           if (fill === 'direct') void hashes();
         }));
     domid = await directory.domidOf(name);

@@ -84,6 +84,11 @@ export interface AdoptionReport {
 export interface DomainAttacher {
   /** The restore is starting: get ready ahead (start a tracking process), if that saves time. */
   prepare?(): void;
+  /**
+   * xl has the whole stream: what prepare() started is needed soon, and no longer competes with the
+   * stream for the CPUs (it loads at a low priority until then, or until attach()).
+   */
+  hurry?(): void;
   /** The restore failed before attach(): drop what prepare() started. */
   abandon?(): void;
   /**

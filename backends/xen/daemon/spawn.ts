@@ -122,6 +122,11 @@ export class PreparedTracker {
     return new PreparedTracker(child, log);
   }
 
+  /** Lets it load at full priority from now on (it is needed soon). */
+  hurry(): void {
+    renice(this.child.pid, 0);
+  }
+
   /** Hands it the domain; resolves once it serves the domain's control socket. */
   async assign(domid: number, disks: readonly DiskSpec[], opts: SpawnOptions): Promise<Spawned> {
     const timeout = opts.timeoutMs ?? START_TIMEOUT_MS;
@@ -246,6 +251,7 @@ export function spawningAttacher(logDirtyMs: number): DomainAttacher {
       started = prepared;
     },
     timeline: () => started?.timeline() ?? {},
+    hurry: () => prepared?.hurry(),
     abandon() {
       prepared?.cancel();
       prepared = undefined;

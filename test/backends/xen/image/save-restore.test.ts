@@ -39,6 +39,9 @@ class FakeAttacher implements DomainAttacher {
   timeline(): { loaded?: number; ready?: number } {
     return this.times;
   }
+  hurry(): void {
+    this.calls.push('hurry');
+  }
   abandon(): void {
     this.calls.push('abandon');
   }
@@ -95,6 +98,13 @@ afterAll(async () => {
   restorePath();
   await tmp.cleanup();
 });
+
+/**
+ * The attacher's first calls: prepared at the start, and through a FIFO hurried once xl has the whole
+ * stream (staged in a file, xl gets it only when it is complete).
+ */
+const started = (transport: 'file' | 'fifo'): string[] =>
+  transport === 'fifo' ? ['prepare', 'hurry'] : ['prepare'];
 
 /** What a restore asks xl, after the save's two calls: the name is free, restore, the new domid, unpause. */
 const RESTORE_CALLS = [
@@ -156,7 +166,7 @@ describe.each(['file', 'fifo'] as const)(
       expect(restored.cpuMs.user + restored.cpuMs.system).toBeGreaterThan(0);
       expect(attacher.attached).toEqual([[20, [{ id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw') }]]]);
       // The tracking process is started ahead, before anything else of the restore.
-      expect(attacher.calls).toEqual(['prepare', 'attach', 'handed over']);
+      expect(attacher.calls).toEqual([...started(transport), 'attach', 'handed over']);
       expect((await xlLog()).slice(2)).toEqual(RESTORE_CALLS);
       // The attach is timed in its two parts, and the tracking's own times are counted from the start.
       expect(restored.ms.tracking + restored.ms.unpause).toBeCloseTo(restored.ms.attach, 6);
@@ -263,7 +273,7 @@ describe.each(['file', 'fifo'] as const)(
       // Staged, the check comes before xl; through a FIFO after it, once the new tracking was told the
       // domain: it never gets the pages, and the domain it attached to is destroyed.
       expect(attacher.calls).toEqual(
-        transport === 'file' ? ['prepare', 'abandon'] : ['prepare', 'attach', 'abandon'],
+        transport === 'file' ? ['prepare', 'abandon'] : [...started(transport), 'attach', 'abandon'],
       );
       expect((await xlLog()).some((l) => l.startsWith('unpause'))).toBe(false);
     });
@@ -360,7 +370,7 @@ describe.each(['file', 'fifo'] as const)(
         expect(Buffer.compare(guest!.pages.get(pfn)!, page), `pfn ${pfn}`).toBe(0);
       expect(guest!.closed).toBe(true);
       expect(attacher.restored[0]!.length).toBe(300);
-      expect(attacher.calls).toEqual(['prepare', 'attach', 'handed over']);
+      expect(attacher.calls).toEqual([...started(transport), 'attach', 'handed over']);
       expect((await xlLog()).slice(2)).toEqual(RESTORE_CALLS);
     });
 
@@ -379,7 +389,7 @@ describe.each(['file', 'fifo'] as const)(
         new RegExp(`^page 1 \\(disk ${DISK_ID}, sector ${where.sector}\\): content hash mismatch`),
       );
       // The new tracking was told the domain while the fill ran; it never got the pages.
-      expect(attacher.calls).toEqual(['prepare', 'attach', 'abandon']);
+      expect(attacher.calls).toEqual([...started(transport), 'attach', 'abandon']);
       expect(guest!.closed).toBe(true);
       const log = (await xlLog()).slice(2);
       expect(log).toContain('destroy 20');
