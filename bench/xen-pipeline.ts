@@ -14,7 +14,8 @@ import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { hasherKind, loadHasher, type Hasher64 } from '../core/hash.ts';
-import { diskFileStore, hashFile } from '../backends/xen/disk-files.ts';
+import { diskFileStore, hashFileChunks } from '../backends/xen/disk-files.ts';
+import { CONTENT_CHUNK_SECTORS } from '../backends/xen/content/chunk-hashes.ts';
 import { fillGuestMemory, type GuestMemory } from '../backends/xen/fill.ts';
 import { rebuildXenStream } from '../backends/xen/image/rebuild.ts';
 import { sparseXenStream } from '../backends/xen/image/sparse.ts';
@@ -159,13 +160,13 @@ async function measure(
     // Read as `xen save` reads xl's file (here complete already).
     const input = await open(streamPath, 'r');
     try {
-      const hash = hashFile(diskPath, hasher);
+      const hash = hashFileChunks(diskPath, hasher, CONTENT_CHUNK_SECTORS);
       return await writeXenImage(imagePath, {
         stream: new GrowingFileSource(input, () => true),
         map: new MapOf(pages, s),
         blocks,
         disks,
-        diskHashes: hash.then((h) => [{ id: DISK_ID, hash: h }]),
+        diskHashes: hash.then((c) => [{ id: DISK_ID, hash: c.hash, chunkSectors: c.chunkSectors }]),
         hasher,
       });
     } finally {
@@ -177,14 +178,15 @@ async function measure(
   const [restore, rebuilt] = await timed(async () => {
     const blocks = diskFileStore([{ id: DISK_ID, path: diskPath, sectors: pages * 8 }]);
     try {
-      const hash = hashFile(diskPath, hasher);
+      const hash = hashFileChunks(diskPath, hasher, CONTENT_CHUNK_SECTORS);
       const out = await open(join(dir, 'rebuilt.xl'), 'w');
       try {
         const r = await rebuildXenStream(imagePath, blocks, hasher, async (b) => void (await out.write(b)), {
           collectMap: true,
         });
         await out.sync();
-        if ((await hash) !== r.diskHashes.get(DISK_ID)) throw new Error('xen-pipeline: disk hash differs');
+        if ((await hash).hash !== r.diskHashes.get(DISK_ID)?.hash)
+          throw new Error('xen-pipeline: disk hash differs');
         return r;
       } finally {
         await out.close();
@@ -200,7 +202,7 @@ async function measure(
   const [direct, sparseBytes] = await timed(async () => {
     const blocks = diskFileStore([{ id: DISK_ID, path: diskPath, sectors: pages * 8 }]);
     try {
-      const hash = hashFile(diskPath, hasher);
+      const hash = hashFileChunks(diskPath, hasher, CONTENT_CHUNK_SECTORS);
       const out = await open(join(dir, 'sparse.xl'), 'w');
       let sparse;
       try {
@@ -211,7 +213,8 @@ async function measure(
       }
       const filled = await fillGuestMemory(sparse.plan, scratchMemory(), blocks, hasher);
       if (filled.pagesFromDisk !== stats.pagesMapped) throw new Error('xen-pipeline: the fill missed pages');
-      if ((await hash) !== sparse.diskHashes.get(DISK_ID)) throw new Error('xen-pipeline: disk hash differs');
+      if ((await hash).hash !== sparse.diskHashes.get(DISK_ID)?.hash)
+        throw new Error('xen-pipeline: disk hash differs');
       return sparse.bytes;
     } finally {
       blocks.close();

@@ -7,7 +7,15 @@ import { copyFile, open, rm, stat } from 'node:fs/promises';
 import { updateInBackground, type Hasher64 } from '../../core/hash.ts';
 import type { BlockStore } from '../../core/ports.ts';
 import { FileBlockStore } from '../file/file-block-store.ts';
-import { contentIdentity } from './image/rebuild.ts';
+import {
+  chunkCount,
+  contentIdentity,
+  digestChunks,
+  type ChunkedContent,
+  type ContentHash,
+} from './content/chunk-hashes.ts';
+
+export type { ChunkedContent };
 
 const HASH_PIECE = 8 << 20;
 
@@ -35,6 +43,54 @@ export async function hashFile(path: string, hasher: Hasher64): Promise<bigint> 
   }
 }
 
+/**
+ * The chunked content hash of a file of `sectors` sectors: read as hashFile reads, each chunk hashed
+ * off the main thread where the hasher can.
+ */
+export async function hashFileChunks(
+  path: string,
+  hasher: Hasher64,
+  chunkSectors: number,
+): Promise<ChunkedContent> {
+  const chunkBytes = chunkSectors * 512;
+  const piece = Math.max(1, Math.floor(HASH_PIECE / chunkBytes)) * chunkBytes;
+  const file = await open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    const chunks = new BigUint64Array(chunkCount(Math.ceil(size / 512), chunkSectors));
+    const bufs = [Buffer.allocUnsafe(piece), Buffer.allocUnsafe(piece)];
+    let hashing = Promise.resolve();
+    const hashPiece = async (bytes: Uint8Array, firstChunk: number): Promise<void> => {
+      for (let at = 0, c = firstChunk; at < bytes.length; at += chunkBytes, c++) {
+        const h = hasher.streaming();
+        await updateInBackground(h, bytes.subarray(at, Math.min(at + chunkBytes, bytes.length)));
+        chunks[c] = h.digest();
+      }
+    };
+    for (let pos = 0, k = 0; ; k ^= 1) {
+      const { bytesRead } = await file.read(bufs[k]!, 0, piece, pos);
+      await hashing;
+      if (bytesRead === 0) break;
+      hashing = hashPiece(bufs[k]!.subarray(0, bytesRead), pos / chunkBytes);
+      pos += bytesRead;
+    }
+    return { hash: digestChunks(hasher, chunks), chunkSectors, chunks };
+  } finally {
+    await file.close();
+  }
+}
+
+/** The content hash of a file, of the kind given (`chunkSectors` 0: the whole-file XXH64). */
+export async function hashFileContent(
+  path: string,
+  hasher: Hasher64,
+  chunkSectors: number,
+): Promise<ContentHash> {
+  if (chunkSectors === 0) return { hash: await hashFile(path, hasher), chunkSectors: 0 };
+  const { hash } = await hashFileChunks(path, hasher, chunkSectors);
+  return { hash, chunkSectors };
+}
+
 /** Copies `src` to `dst`, sharing extents (reflink) where the file system supports it. */
 export async function freezeCopy(src: string, dst: string): Promise<void> {
   try {
@@ -55,8 +111,8 @@ export interface DiskFile {
   readonly id: number;
   readonly path: string;
   readonly sectors: number;
-  /** Whole-content hash, when known (restore); the identity a Xen image is checked against. */
-  readonly hash?: bigint;
+  /** Content hash, when known (restore); the identity a Xen image is checked against. */
+  readonly hash?: ContentHash;
 }
 
 /** A block store over disk files; each disk's identity is its content hash (or "unhashed"). */

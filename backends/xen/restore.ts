@@ -20,10 +20,19 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { RestoreError } from '../../core/errors.ts';
 import type { Hasher64 } from '../../core/hash.ts';
-import { diskFileStore, fileSectors, freezeCopy, hashFile, type DiskFile } from './disk-files.ts';
+import {
+  diskFileStore,
+  fileSectors,
+  freezeCopy,
+  hashFileChunks,
+  hashFileContent,
+  type ChunkedContent,
+  type DiskFile,
+} from './disk-files.ts';
+import { CONTENT_CHUNK_SECTORS, contentIdentity, type ContentHash } from './content/chunk-hashes.ts';
 import type { XenDisk } from './image/format.ts';
 import { XenImageReader, type XenImageItem } from './image/reader.ts';
-import { contentIdentity, rebuildXenStream, type RebuildResult, type StreamSink } from './image/rebuild.ts';
+import { rebuildXenStream, type RebuildResult, type StreamSink } from './image/rebuild.ts';
 import { cpuMark, cpuSince, type CpuMark, type CpuMs } from './cpu-time.ts';
 import { sparseXenStream, type PvP2mFrames, type SparseResult } from './image/sparse.ts';
 import { xlDirectory, type DomainDirectory } from './domain-directory.ts';
@@ -139,16 +148,26 @@ async function diskFiles(
   );
 }
 
-/** Each disk's whole content must hash to what the image recorded: the guest's file systems expect it. */
+/**
+ * Each disk's whole content must hash to what the image recorded: the guest's file systems expect it.
+ * `hashes` are chunked; a disk recorded with another kind of hash (an older image) is read again for it.
+ */
 async function checkContent(
   disks: readonly XenDisk[],
-  recorded: ReadonlyMap<number, bigint>,
-  hashes: Promise<ReadonlyMap<number, bigint>>,
+  recorded: ReadonlyMap<number, ContentHash>,
+  hashes: Promise<ReadonlyMap<number, ContentHash>>,
+  files: readonly DiskFile[],
+  hasher: Hasher64,
 ): Promise<void> {
   const have = await hashes;
   for (const d of disks) {
-    const expected = contentIdentity(recorded.get(d.id)!);
-    const got = contentIdentity(have.get(d.id)!);
+    const want = recorded.get(d.id)!;
+    let mine = have.get(d.id)!;
+    if (mine.chunkSectors !== want.chunkSectors) {
+      mine = await hashFileContent(files.find((f) => f.id === d.id)!.path, hasher, want.chunkSectors);
+    }
+    const expected = contentIdentity(want);
+    const got = contentIdentity(mine);
     if (got !== expected) {
       throw new RestoreError(
         `disk ${d.id} (${d.vdev}): its content is not the one the image was saved with (${got}, expected ${expected})`,
@@ -239,10 +258,15 @@ async function restoreWith(
   // that they do not slow xl down while it reads (on a two-CPU emulated dom0 they ran for 6-7 s of the
   // 9-10 s that xl's stream took).
   let hashedAt = 0;
-  let hashing: Promise<ReadonlyMap<number, bigint>> | undefined;
-  const hashes = (): Promise<ReadonlyMap<number, bigint>> => {
+  // Chunked, as images are now saved (and as the new tracking process keeps them, which gets the chunks'
+  // hashes so that it need not read the disks again); an older image's whole-file hash is computed
+  // once its kind is known, at the check.
+  let hashing: Promise<ReadonlyMap<number, ChunkedContent>> | undefined;
+  const hashes = (): Promise<ReadonlyMap<number, ChunkedContent>> => {
     if (hashing) return hashing;
-    const started = Promise.all(files.map(async (f) => [f.id, await hashFile(f.path, hasher)] as const));
+    const started = Promise.all(
+      files.map(async (f) => [f.id, await hashFileChunks(f.path, hasher, CONTENT_CHUNK_SECTORS)] as const),
+    );
     hashing = started.then((pairs) => new Map(pairs));
     hashing.then(
       () => (hashedAt = performance.now() - t0),
@@ -273,8 +297,8 @@ async function restoreWith(
     // Staged in a file, xl sees the stream only once it is complete; a rebuilt stream is then also
     // proven (every page, the stream's hash) and the disks' content checked before xl reads a byte.
     // Through a FIFO, xl reads the stream as it is produced into a domain it leaves paused (-p).
-    const check = (r: { diskHashes: ReadonlyMap<number, bigint> }) =>
-      checkContent(header.disks, r.diskHashes, hashes());
+    const check = (r: { diskHashes: ReadonlyMap<number, ContentHash> }) =>
+      checkContent(header.disks, r.diskHashes, hashes(), files, hasher);
     const produce =
       fill === 'stream'
         ? (sink: StreamSink) => rebuildXenStream(image, blocks, hasher, sink, { collectMap: true })
@@ -304,7 +328,7 @@ async function restoreWith(
     const verified = new Promise<void>((resolve, reject) => (verify = { resolve, reject }));
     verified.catch(() => undefined);
     const map = 'plan' in made ? made.plan.mapped : made.map;
-    attaching = attacher.attach(domid, disks, { map, verified });
+    attaching = attacher.attach(domid, disks, { map, verified, content: hashes() });
     attaching.catch(() => undefined);
 
     let restored: Restored;

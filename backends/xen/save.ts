@@ -22,7 +22,8 @@ import type { Hasher64 } from '../../core/hash.ts';
 import { CheckpointError } from '../../core/errors.ts';
 import { StreamFormatError } from './stream/errors.ts';
 import { GrowingFileSource } from './stream/file-source.ts';
-import { diskFileStore, freezeCopy, hashFile, type DiskFile } from './disk-files.ts';
+import { diskFileStore, freezeCopy, hashFileChunks, type DiskFile } from './disk-files.ts';
+import { CONTENT_CHUNK_SECTORS, type ContentHash } from './content/chunk-hashes.ts';
 import type { XenDisk } from './image/format.ts';
 import { writeXenImage, type XenImageStats } from './image/save-image.ts';
 import type { PageMapView, TrackedDisk, TrackedDomain } from './tracked-domain.ts';
@@ -47,7 +48,11 @@ export interface XenSaveResult {
   readonly domid: number;
   readonly keepRunning: boolean;
   readonly guest: 'pv' | 'hvm';
-  readonly disks: readonly (XenDisk & { readonly hash: string })[];
+  /**
+   * `contentHash`: where the recorded content hash came from: kept current by the tracking (`tracked`),
+   * or read from the frozen disk during the save (`read`).
+   */
+  readonly disks: readonly (XenDisk & { readonly hash: string; readonly contentHash: 'tracked' | 'read' })[];
   readonly pages: {
     readonly inStream: number;
     readonly mapped: number;
@@ -122,7 +127,11 @@ export async function saveDomain(
       domid: domain.domid,
       keepRunning: opts.keepRunning,
       guest: s.stream.guestType ?? 'pv',
-      disks: frozen.disks.map((d) => ({ ...d, hash: hashes.get(d.id)!.toString(16).padStart(16, '0') })),
+      disks: frozen.disks.map((d) => ({
+        ...d,
+        hash: hashes.get(d.id)!.hash.toString(16).padStart(16, '0'),
+        contentHash: map.diskContent?.has(d.id) ? 'tracked' : 'read',
+      })),
       pages: {
         inStream: s.pageSlots,
         mapped: s.pagesMapped,
@@ -211,7 +220,7 @@ interface SaveRun {
     frozen: Frozen,
     map: PageMapView,
     hasher: Hasher64,
-  ): Promise<{ stats: XenImageStats; hashes: Promise<Map<number, bigint>>; waits?: number }>;
+  ): Promise<{ stats: XenImageStats; hashes: Promise<Map<number, ContentHash>>; waits?: number }>;
   /**
    * After a failure: never kill xl mid-save (it would leave the guest suspended); stop reading a FIFO so
    * xl fails and resumes the guest itself, or let it finish writing its file. Returns the error to
@@ -261,9 +270,18 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
     xl,
     async filter(frozen, map, hasher) {
       const blocks = diskFileStore(frozen.files);
+      // Each disk's content hash: as the tracking kept it, or else read from the frozen disk meanwhile.
       const hashes = Promise.all(
-        frozen.files.map(async (f) => [f.id, await hashFile(f.path, hasher)] as const),
-      ).then((pairs) => new Map(pairs));
+        frozen.files.map(async (f) => {
+          const tracked = map.diskContent?.get(f.id);
+          return [f.id, tracked ?? (await hashFileChunks(f.path, hasher, CONTENT_CHUNK_SECTORS))] as const;
+        }),
+      ).then(
+        (pairs) =>
+          new Map<number, ContentHash>(
+            pairs.map(([id, c]) => [id, { hash: c.hash, chunkSectors: c.chunkSectors }]),
+          ),
+      );
       hashes.catch(() => undefined);
       const file = input!;
       const stream = dir ? drain(file) : new GrowingFileSource(file, () => exited);
@@ -273,7 +291,7 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
           map,
           blocks,
           disks: frozen.disks,
-          diskHashes: hashes.then((h) => [...h].map(([id, hash]) => ({ id, hash }))),
+          diskHashes: hashes.then((h) => [...h].map(([id, c]) => ({ id, ...c }))),
           hasher,
           beforeCommit: async () => void (await xl.done),
         });

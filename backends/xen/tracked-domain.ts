@@ -1,3 +1,5 @@
+import type { ChunkList, ContentHash } from './content/chunk-hashes.ts';
+
 /**
  * The port between the save/restore orchestration and the live tracking of a domain (the disk backend,
  * log-dirty and the page-to-block map live behind it). Save and restore only need these few calls, so
@@ -16,6 +18,11 @@ export interface PageMapView {
   get(pfn: number): PageLocation | undefined;
   /** Pages mapped. */
   readonly size: number;
+  /**
+   * The disks' content hashes at that instant, by disk id, where the tracking kept them current
+   * (content/chunk-hashes.ts): the save then records these instead of reading every disk.
+   */
+  readonly diskContent?: ReadonlyMap<number, ContentHash>;
 }
 
 /** A disk served to the guest by the backend. */
@@ -69,6 +76,11 @@ export interface RestoredPages {
   readonly map: RestoredMap | undefined;
   /** Resolves once every one of them is in place in guest memory and checked; rejects otherwise. */
   readonly verified: Promise<void>;
+  /**
+   * The disks' content as the restore hashed it, by disk id (settled once `verified` resolves): the
+   * new tracking takes the chunks' hashes instead of reading the disks again.
+   */
+  readonly content?: Promise<ReadonlyMap<number, ChunkList>>;
 }
 
 /** What the new tracking did with a RestoredMap (see PageBlockTracker.adoptVerifiedMappings). */

@@ -10,6 +10,7 @@ import { ControlClient } from '../../backends/xen/daemon/control.ts';
 import { socketPath } from '../../backends/xen/daemon/paths.ts';
 import { parseDiskSpec, type DiskSpec } from '../../backends/xen/daemon/disk-spec.ts';
 import type { SessionStatus } from '../../backends/xen/daemon/session.ts';
+import type { DiskContentStatus } from '../../backends/xen/daemon/tracked-content.ts';
 import { parentLink, signalReady } from '../../backends/xen/daemon/detached.ts';
 import { spawnTracker, type Spawned, type TrackAssignment } from '../../backends/xen/daemon/spawn.ts';
 import { NoSuchDomainError } from '../../backends/xen/daemon/xen-host.ts';
@@ -302,6 +303,10 @@ export function traceRecordXen(domain: string, out: string, seconds: number): Pr
   });
 }
 
+/** How far a disk's content hash is current: a save reads the disk unless nearly all of it is. */
+const contentLine = (c: DiskContentStatus | undefined): string =>
+  c === undefined ? '' : `; content hash current for ${c.chunks - c.stale} of ${c.chunks} chunks`;
+
 export function printStatus(r: XenStatusResult): string {
   if (!r.tracked) {
     const d = r.domain;
@@ -330,7 +335,8 @@ export function printStatus(r: XenStatusResult): string {
     ...s.disks.map(
       (d) =>
         `  ${d.vdev} (${d.id}) ${d.path}: ${d.connected ? 'connected' : 'waiting for the frontend'}, ` +
-        `${d.io.reads} reads, ${d.io.writes} writes, ${d.io.discards} discards, ${d.io.failed} failed, ${d.io.refused} refused`,
+        `${d.io.reads} reads, ${d.io.writes} writes, ${d.io.discards} discards, ${d.io.failed} failed, ${d.io.refused} refused` +
+        contentLine(s.content?.find((c) => c.id === d.id)),
     ),
   ];
   return `${lines.join('\n')}\n`;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomically } from '../../../core/image/atomic-file.ts';
 import { loadHasher, type Hasher64 } from '../../../core/hash.ts';
-import { diskFileStore, fileSectors, hashFile, type DiskFile } from '../disk-files.ts';
+import { diskFileStore, fileSectors, hashFileContent, type DiskFile } from '../disk-files.ts';
 import { XenImageReader } from '../image/reader.ts';
 import { rebuildXenStream, verifyXenImage } from '../image/rebuild.ts';
 import { streamOracle, type StreamOracleResult } from '../stream/oracle.ts';
@@ -20,14 +20,19 @@ async function imageDisks(
   overrides: Readonly<Record<string, string>>,
   hasher: Hasher64,
 ): Promise<DiskFile[]> {
+  // The content hashes' kinds are recorded at the end: the whole image is read (and checked) first.
   const reader = await XenImageReader.open(image, hasher);
-  const items = reader.items();
-  await items.next();
-  await items.return(undefined);
+  for await (const item of reader.items()) void item;
   return Promise.all(
     reader.disks.map(async (d) => {
       const path = resolve(overrides[d.vdev] ?? d.path);
-      return { id: d.id, path, sectors: await fileSectors(path), hash: await hashFile(path, hasher) };
+      const kind = reader.diskHashes.get(d.id)!.chunkSectors;
+      return {
+        id: d.id,
+        path,
+        sectors: await fileSectors(path),
+        hash: await hashFileContent(path, hasher, kind),
+      };
     }),
   );
 }

@@ -7,10 +7,15 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { dirname } from 'node:path';
 import type { PageMapView, TrackedDisk, TrackedDomain } from '../tracked-domain.ts';
 import {
+  chunksFromWire,
+  contentFromWire,
+  contentToWire,
   fromWire,
   mappingsFromWire,
   SnapshotView,
   toWire,
+  type WireChunks,
+  type WireContent,
   type WireMappings,
   type WireSnapshot,
 } from './map-view.ts';
@@ -25,7 +30,7 @@ export type ControlRequest =
    * Seeds the map with the pages a restore read from the disks, before the domain first runs: these
    * (`map`), or those offered before on this connection.
    */
-  | { readonly cmd: 'adopt'; readonly map?: WireMappings }
+  | { readonly cmd: 'adopt'; readonly map?: WireMappings; readonly content?: WireChunks[] }
   /** Pages a restore is still checking, to adopt on this connection's next `adopt` (decoded now). */
   | { readonly cmd: 'offer'; readonly map: WireMappings }
   /** Records the event stream into a trace at `path` (absolute) until record-stop. */
@@ -36,6 +41,7 @@ type Reply =
       readonly ok: true;
       readonly status?: SessionStatus;
       readonly map?: WireSnapshot;
+      readonly content?: WireContent[];
       readonly trace?: WriteResult;
       readonly adoption?: Adoption;
     }
@@ -64,8 +70,10 @@ export async function serveControl(
       }
       case 'status':
         return { ok: true, status: session.status() };
-      case 'quiesce':
-        return { ok: true, map: toWire(await session.quiesceSnapshot()) };
+      case 'quiesce': {
+        const cut = await session.quiesceCut();
+        return { ok: true, map: toWire(cut.snapshot), content: contentToWire(cut.content) };
+      }
       case 'resume':
         await session.resume();
         return { ok: true };
@@ -76,7 +84,8 @@ export async function serveControl(
         const offer = req.map ? mappingsFromWire(req.map) : conn.offered;
         if (!offer) return { ok: false, error: 'adopt: no map given or offered on this connection' };
         conn.offered = undefined;
-        return { ok: true, adoption: session.adoptRestored(offer) };
+        const content = req.content ? chunksFromWire(req.content) : undefined;
+        return { ok: true, adoption: session.adoptRestored(offer, content) };
       }
       case 'release':
       case 'stop':
@@ -198,9 +207,10 @@ export class RemoteTrackedDomain implements TrackedDomain {
   }
 
   async quiesce(): Promise<PageMapView> {
-    const { map } = await this.client.request({ cmd: 'quiesce' });
+    const { map, content } = await this.client.request({ cmd: 'quiesce' });
     if (!map) throw new Error('tracking process sent no map');
-    return new SnapshotView(fromWire(map));
+    // A tracking process that keeps no content hashes sends none: the save then reads the disks.
+    return new SnapshotView(fromWire(map), content ? contentFromWire(content) : undefined);
   }
 
   async resume(): Promise<void> {

@@ -5,6 +5,7 @@
 import type { MapSnapshot } from '../../../core/pbmap/map-snapshot.ts';
 import type { OfferedMappings } from '../../../core/tracker/tracker.ts';
 import type { PageLocation, PageMapView } from '../tracked-domain.ts';
+import type { ChunkList, ContentHash } from '../content/chunk-hashes.ts';
 
 /** Highest pfn indexed by a typed array (256 GiB of guest address space); above it, a Map. */
 export const DENSE_PFN_LIMIT = 1 << 26;
@@ -17,7 +18,10 @@ export class SnapshotView implements PageMapView {
    */
   private readonly index: Uint32Array | Map<number, number>;
 
-  constructor(readonly snapshot: MapSnapshot) {
+  constructor(
+    readonly snapshot: MapSnapshot,
+    readonly diskContent?: ReadonlyMap<number, ContentHash>,
+  ) {
     let top = -1;
     for (let i = 0; i < snapshot.length; i++) top = Math.max(top, snapshot.pfn[i]!);
     if (top < DENSE_PFN_LIMIT) {
@@ -56,6 +60,52 @@ export interface WireMappings extends WireSnapshot {
 
 const b64 = (a: Uint32Array | Float64Array | BigUint64Array): string =>
   Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+
+/** Content hashes on the wire: the hash in hex (JSON has no 64-bit integers). */
+export interface WireContent {
+  readonly id: number;
+  readonly chunkSectors: number;
+  readonly hash: string;
+}
+
+export const contentToWire = (m: ReadonlyMap<number, ContentHash>): WireContent[] =>
+  [...m].map(([id, c]) => ({ id, chunkSectors: c.chunkSectors, hash: c.hash.toString(16) }));
+
+export function contentFromWire(w: readonly WireContent[]): Map<number, ContentHash> {
+  const out = new Map<number, ContentHash>();
+  for (const c of w) {
+    if (
+      !Number.isSafeInteger(c.id) ||
+      !Number.isSafeInteger(c.chunkSectors) ||
+      !/^[0-9a-f]{1,16}$/.test(c.hash)
+    )
+      throw new Error('malformed content hashes from the tracking process');
+    out.set(c.id, { hash: BigInt(`0x${c.hash}`), chunkSectors: c.chunkSectors });
+  }
+  return out;
+}
+
+/** A restore's chunk hashes on the wire: the chunks' hashes as base64 little-endian u64s. */
+export interface WireChunks {
+  readonly id: number;
+  readonly chunkSectors: number;
+  readonly chunks: string;
+}
+
+export const chunksToWire = (m: ReadonlyMap<number, ChunkList>): WireChunks[] =>
+  [...m].map(([id, c]) => ({ id, chunkSectors: c.chunkSectors, chunks: b64(c.chunks) }));
+
+export function chunksFromWire(w: readonly WireChunks[]): Map<number, ChunkList> {
+  const out = new Map<number, ChunkList>();
+  for (const c of w) {
+    const buf = Buffer.from(c.chunks, 'base64');
+    if (!Number.isSafeInteger(c.id) || !Number.isSafeInteger(c.chunkSectors) || buf.length % 8 !== 0)
+      throw new Error('malformed chunk hashes to adopt');
+    const chunks = new BigUint64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+    out.set(c.id, { chunkSectors: c.chunkSectors, chunks });
+  }
+  return out;
+}
 
 export function toWire(s: MapSnapshot): WireSnapshot {
   return { length: s.length, pfn: b64(s.pfn), disk: b64(s.disk), sector: b64(s.sector) };

@@ -21,6 +21,8 @@ import type { PageMapView, TrackedDisk, TrackedDomain } from '../tracked-domain.
 import { EventBus } from './event-bus.ts';
 import type { DomainHost } from './host.ts';
 import { SnapshotView } from './map-view.ts';
+import { TrackedContent, type ContentTiming, type DiskContentStatus } from './tracked-content.ts';
+import type { ChunkList, ContentHash } from '../content/chunk-hashes.ts';
 
 export interface SessionDisk extends TrackedDisk {
   readonly store: DiskStore;
@@ -38,6 +40,14 @@ export interface SessionOptions {
   readonly log?: (message: string) => void;
   /** How often the rings are re-polled (covers lost notifications), ms. */
   readonly pollMs?: number;
+  /** When the disks' content is hashed in the background (false: only at a quiesce). */
+  readonly contentTiming?: ContentTiming | false;
+}
+
+/** What a quiesce cuts: the map, and the disks' content hashes where they were kept current. */
+export interface QuiescedCut {
+  readonly snapshot: MapSnapshot;
+  readonly content: ReadonlyMap<number, ContentHash>;
 }
 
 export interface SessionStatus {
@@ -50,6 +60,8 @@ export interface SessionStatus {
   readonly mappedPages: number;
   readonly tracker: TrackerStats;
   readonly checkpoints: number;
+  /** How far each disk's content hash is current (see TrackedContent). */
+  readonly content: readonly DiskContentStatus[];
   /** The mappings `xen restore` handed over before the domain first ran (adoptRestored), if any. */
   readonly adoptedAtRestore?: SessionAdoption;
 }
@@ -70,6 +82,7 @@ export class TrackingSession implements TrackedDomain {
   private readonly probe: PrefetchingProbe;
   private adoption: SessionAdoption | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly content: TrackedContent;
 
   constructor(
     readonly host: DomainHost,
@@ -109,6 +122,9 @@ export class TrackingSession implements TrackedDomain {
     });
     this.tracker = new PageBlockTracker(geometry, { revalidate: haveLogDirty, probe: this.probe });
     this.recorder = opts.record;
+    this.content = new TrackedContent(diskList, opts.hasher, log);
+    this.subs.push(this.bus.batches.subscribe((b) => this.content.observe(b)));
+    if (opts.contentTiming !== false) this.content.start(opts.contentTiming);
     this.subs.push(
       this.bus.batches.subscribe((b) => {
         const record = this.recorder;
@@ -200,7 +216,7 @@ export class TrackingSession implements TrackedDomain {
    * With revalidation each page is also hashed now and adopted only if it holds what it claims, which
    * covers whatever else touched it after the restore wrote it (a toolstack fix-up, say).
    */
-  adoptRestored(offer: OfferedMappings): SessionAdoption {
+  adoptRestored(offer: OfferedMappings, content?: ReadonlyMap<number, ChunkList>): SessionAdoption {
     this.usable();
     if (this.state !== 'tracking') throw new Error(`cannot adopt mappings while ${this.state}`);
     const requests = this.attached.reduce((n, a) => n + a.stats().requests, 0);
@@ -234,6 +250,11 @@ export class TrackingSession implements TrackedDomain {
     );
     this.addAdoption(adoption);
     if (unreadable.length > 0) this.deferAdoption(unreadable);
+    // The disks' chunk hashes, as the restore read them: sound for the same reason (nothing wrote them).
+    for (const [id, c] of content ?? []) {
+      const took = this.content.seed(id, c);
+      (this.opts.log ?? (() => {}))(`took the restore's content hashes of ${took} chunks of disk ${id}`);
+    }
     return adoption;
   }
 
@@ -329,8 +350,8 @@ export class TrackingSession implements TrackedDomain {
     return this.diskList.map(({ id, vdev, path, sectors }) => ({ id, vdev, path, sectors }));
   }
 
-  /** The snapshot a quiesce cut, for the control socket. */
-  async quiesceSnapshot(): Promise<MapSnapshot> {
+  /** The snapshot a quiesce cut and the disks' content then, for the control socket. */
+  async quiesceCut(): Promise<QuiescedCut> {
     this.usable();
     await Promise.all(this.attached.map((a) => a.quiesce()));
     this.logDirty.hold();
@@ -341,11 +362,12 @@ export class TrackingSession implements TrackedDomain {
     this.usable();
     const cut = this.lastCut as MapSnapshot | undefined;
     if (!cut) throw new Error('the tracker produced no cut at the barrier');
-    return cut;
+    return { snapshot: cut, content: await this.content.atQuiesce() };
   }
 
   async quiesce(): Promise<PageMapView> {
-    return new SnapshotView(await this.quiesceSnapshot());
+    const { snapshot, content } = await this.quiesceCut();
+    return new SnapshotView(snapshot, content);
   }
 
   async resume(): Promise<void> {
@@ -393,6 +415,7 @@ export class TrackingSession implements TrackedDomain {
     for (const t of this.timers) clearInterval(t);
     this.logDirty.stop();
     for (const a of this.attached) await a.stop().catch(() => {});
+    await this.content.stop();
     this.bus.end();
     await this.recording;
     for (const s of this.subs) s.unsubscribe();
@@ -414,6 +437,7 @@ export class TrackingSession implements TrackedDomain {
       mappedPages: this.tracker.map.size,
       tracker: { ...this.tracker.stats },
       checkpoints: this.cuts,
+      content: this.content.status(),
       ...(this.adoption ? { adoptedAtRestore: this.adoption } : {}),
     };
   }

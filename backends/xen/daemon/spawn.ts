@@ -16,7 +16,8 @@ import type {
 } from '../tracked-domain.ts';
 import { ControlClient } from './control.ts';
 import { DetachedChild, spawnDetached } from './detached.ts';
-import { mappingsToWire } from './map-view.ts';
+import { chunksToWire, mappingsToWire } from './map-view.ts';
+import type { ChunkList } from '../content/chunk-hashes.ts';
 import { logPath, runDir, socketPath } from './paths.ts';
 import { renice } from './renice.ts';
 import type { DiskSpec } from './disk-spec.ts';
@@ -165,8 +166,11 @@ const BOOT_NICENESS = 10;
 
 /** A map sent ahead to a tracking process (`offer`), not adopted yet. */
 export interface StagedHandOver {
-  /** Has the tracking process adopt what was offered (`adopt`), and says what it did. */
-  commit(): Promise<AdoptionReport>;
+  /**
+   * Has the tracking process adopt what was offered (`adopt`), with the disks' chunk hashes if given,
+   * and says what it did.
+   */
+  commit(content?: ReadonlyMap<number, ChunkList>): Promise<AdoptionReport>;
   /** Drops the offer: the tracking process never adopts it. */
   cancel(): void;
 }
@@ -185,9 +189,12 @@ export async function stageHandOver(socket: string, restored: RestoredMap): Prom
     throw err;
   }
   return {
-    async commit() {
+    async commit(content) {
       try {
-        const { adoption } = await c.request({ cmd: 'adopt' });
+        const { adoption } = await c.request({
+          cmd: 'adopt',
+          ...(content && content.size > 0 ? { content: chunksToWire(content) } : {}),
+        });
         if (!adoption) throw new Error('the tracking process sent no adoption summary');
         return adoption;
       } finally {
@@ -235,7 +242,9 @@ export async function handOverWhenVerified(
   }
   const staged = await staging;
   if (!('commit' in staged)) return staged;
-  return staged.commit().catch((err: unknown) => failedHandOver(map.length, err));
+  // The disks' chunk hashes, if the restore got them: the tracking then need not read the disks again.
+  const content = await restored.content?.catch(() => undefined);
+  return staged.commit(content).catch((err: unknown) => failedHandOver(map.length, err));
 }
 
 /**

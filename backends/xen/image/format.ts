@@ -4,16 +4,18 @@
  * image's: type u32 | length u32 | body | zero padding to 8 | XXH64 of all of it, little-endian.
  */
 import { align8 } from '../../../core/image/format.ts';
+import type { ContentHash } from '../content/chunk-hashes.ts';
 
 /** "\x89 L C X E N \r \n": same PNG-style guard as the core image, a different name. */
 export const XEN_MAGIC: Uint8Array = Uint8Array.of(0x89, 0x4c, 0x43, 0x58, 0x45, 0x4e, 0x0d, 0x0a);
-export const XEN_FORMAT_VERSION = { major: 1, minor: 0 } as const;
+export const XEN_FORMAT_VERSION = { major: 1, minor: 1 } as const;
 export const XEN_HEADER_SIZE = 24;
 
 export const XenRec = {
   END: 0x0000_0000,
   DISK: 0x0000_0002,
   DISK_HASH: 0x0000_0003,
+  DISK_CHUNK_HASH: 0x0000_0008,
   MAP: 0x0000_0004,
   ZERO: 0x0000_0005,
   STREAM: 0x0000_0007,
@@ -70,8 +72,10 @@ export interface XenDisk {
   readonly path: string;
 }
 
-/** XXH64 of a disk's whole content, computed while the stream was saved (a DISK_HASH record). */
-export interface XenDiskHash {
+/**
+ * A disk's content hash (content/chunk-hashes.ts): a DISK_CHUNK_HASH record, or for `chunkSectors` 0
+ * a DISK_HASH record (the whole-file XXH64 that minor 0 images carry).
+ */
+export interface XenDiskHash extends ContentHash {
   readonly id: number;
-  readonly hash: bigint;
 }

@@ -9,7 +9,8 @@ export interface XenImageSummary {
   readonly version: { major: number; minor: number };
   readonly bytes: number;
   readonly guest: 'pv' | 'hvm';
-  readonly disks: readonly (XenDisk & { readonly hash: string })[];
+  /** `hash`: the content hash in hex; `chunkSectors`: its kind (0: whole-file XXH64, else chunked). */
+  readonly disks: readonly (XenDisk & { readonly hash: string; readonly chunkSectors: number })[];
   readonly streamBytes: number;
   readonly streamHash: string;
   readonly pages: {
@@ -62,7 +63,10 @@ export async function inspectXenImage(
     version: reader.version,
     bytes: reader.size,
     guest: end.guest,
-    disks: reader.disks.map((d) => ({ ...d, hash: hex(reader.diskHashes.get(d.id)!) })),
+    disks: reader.disks.map((d) => {
+      const c = reader.diskHashes.get(d.id)!;
+      return { ...d, hash: hex(c.hash), chunkSectors: c.chunkSectors };
+    }),
     streamBytes: end.streamBytes,
     streamHash: hex(end.streamHash),
     pages: {
@@ -86,7 +90,8 @@ export function printXenInspect(s: XenImageSummary): string {
     `guest: ${s.guest.toUpperCase()}; xl save stream ${mib(s.streamBytes)} (xxh64 ${s.streamHash}); image is ${pct(s.bytes)} of it`,
     `pages in the stream: ${s.pages.inStream}: ${s.pages.mapped} on disk, ${s.pages.zero} zero, ${s.pages.kept} kept`,
     ...s.disks.map(
-      (d) => `disk ${d.id} (${d.vdev}): ${d.sectors} sectors, content xxh64 ${d.hash}, saved from ${d.path}`,
+      (d) =>
+        `disk ${d.id} (${d.vdev}): ${d.sectors} sectors, content ${d.chunkSectors === 0 ? 'xxh64' : `xxh64 of ${d.chunkSectors / 2048} MiB chunks`} ${d.hash}, saved from ${d.path}`,
     ),
     '',
     '| record | count | body bytes |',

@@ -7,6 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { ImageFormatError } from '../../../core/errors.ts';
 import type { Hasher64 } from '../../../core/hash.ts';
+import type { ContentHash } from '../content/chunk-hashes.ts';
 import { hex64 } from '../../../core/image/format.ts';
 import { decodeMap, type MapEntries } from '../../../core/image/records/map.ts';
 import { ByteSource } from '../stream/byte-source.ts';
@@ -46,7 +47,7 @@ const fail = (record: string, at: number, message: string): ImageFormatError =>
 
 export class XenImageReader {
   readonly disks: XenDisk[] = [];
-  readonly diskHashes = new Map<number, bigint>();
+  readonly diskHashes = new Map<number, ContentHash>();
   end: XenEnd | undefined;
   version = { major: 0, minor: 0 };
   private readonly diskSectors = new Map<number, number>();
@@ -164,7 +165,8 @@ export class XenImageReader {
           this.disk(v, body, at);
           break;
         case XenRec.DISK_HASH:
-          this.diskHash(v, at);
+        case XenRec.DISK_CHUNK_HASH:
+          this.diskHash(v, at, name, type === XenRec.DISK_CHUNK_HASH);
           hashesStarted = true;
           break;
         case XenRec.STREAM:
@@ -253,19 +255,16 @@ export class XenImageReader {
     });
   }
 
-  private diskHash(v: DataView, at: number): void {
+  private diskHash(v: DataView, at: number, name: string, chunked: boolean): void {
     if (v.byteLength !== DISK_HASH_SIZE) {
-      throw fail(
-        'DISK_HASH',
-        at,
-        `DISK_HASH record wrong size: length ${v.byteLength}, expected ${DISK_HASH_SIZE}`,
-      );
+      throw fail(name, at, `${name} record wrong size: length ${v.byteLength}, expected ${DISK_HASH_SIZE}`);
     }
     const id = v.getUint32(0, true);
-    if (!this.diskSectors.has(id))
-      throw fail('DISK_HASH', at, `DISK_HASH for disk ${id}, which has no DISK record`);
-    if (this.diskHashes.has(id)) throw fail('DISK_HASH', at, `DISK_HASH for disk ${id} appears twice`);
-    this.diskHashes.set(id, v.getBigUint64(8, true));
+    if (!this.diskSectors.has(id)) throw fail(name, at, `${name} for disk ${id}, which has no DISK record`);
+    if (this.diskHashes.has(id)) throw fail(name, at, `a second content hash for disk ${id}`);
+    const chunkSectors = v.getUint32(4, true);
+    if (chunked && chunkSectors === 0) throw fail(name, at, `${name} for disk ${id} has chunks of 0 sectors`);
+    this.diskHashes.set(id, { hash: v.getBigUint64(8, true), chunkSectors: chunked ? chunkSectors : 0 });
   }
 
   private map(v: DataView, at: number): MapEntries {
@@ -329,7 +328,8 @@ export class XenImageReader {
       );
     }
     for (const d of this.disks) {
-      if (!this.diskHashes.has(d.id)) throw fail('END', at, `disk ${d.id} has no DISK_HASH record`);
+      if (!this.diskHashes.has(d.id))
+        throw fail('END', at, `disk ${d.id} has no DISK_HASH or DISK_CHUNK_HASH record`);
     }
     if (end.pageSlots < seen.mapped + seen.zero)
       throw fail('END', at, `END: ${end.pageSlots} page slots, fewer than the pages left out`);

@@ -12,6 +12,7 @@ import type { BlockStore } from '../../../core/ports.ts';
 import { XenImageReader, type MapEntries } from './reader.ts';
 import type { XenDisk, XenEnd } from './format.ts';
 import type { RestoredMap } from '../tracked-domain.ts';
+import { contentIdentity, type ContentHash } from '../content/chunk-hashes.ts';
 
 const PAGE = 4096;
 /** Mapped pages rebuilt per disk pass: 1 MiB of output at a time. */
@@ -28,7 +29,7 @@ const DIRECT_PIECE = 64 << 10;
 export interface VerifyResult {
   readonly disks: readonly XenDisk[];
   /** Whole-content hash of each disk, as recorded. */
-  readonly diskHashes: ReadonlyMap<number, bigint>;
+  readonly diskHashes: ReadonlyMap<number, ContentHash>;
   readonly end: XenEnd;
   readonly pagesMapped: number;
   readonly diskReads: number;
@@ -49,9 +50,6 @@ export const mismatch = (
     disk,
     sector,
   );
-
-/** The identity a block store gives a disk whose whole content hashes to `hash`. */
-export const contentIdentity = (hash: bigint): string => `xxh64:${hash.toString(16).padStart(16, '0')}`;
 
 /** Each DISK of the image must be in the block store with the same size (checked before any read). */
 function checkDiskSizes(reader: XenImageReader, blocks: BlockStore): void {
@@ -142,7 +140,7 @@ export interface RebuildResult {
   readonly diskReads: number;
   readonly pagesMapped: number;
   /** Whole-content hash of each disk, as recorded. */
-  readonly diskHashes: ReadonlyMap<number, bigint>;
+  readonly diskHashes: ReadonlyMap<number, ContentHash>;
   readonly end: XenEnd;
   /** Every MAP entry of the image, each page checked against its sectors (with `collectMap`). */
   readonly map?: RestoredMap;

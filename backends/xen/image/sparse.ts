@@ -25,6 +25,7 @@ import type { RestoredMap } from '../tracked-domain.ts';
 import type { XenDisk, XenEnd } from './format.ts';
 import { XenImageReader, type MapEntries, type XenImageItem } from './reader.ts';
 import type { StreamSink } from './rebuild.ts';
+import type { ContentHash } from '../content/chunk-hashes.ts';
 
 /** The pages a sparse stream leaves for the fill: the last word on each pfn it names. */
 export interface FillPlan {
@@ -54,7 +55,7 @@ export interface SparseResult {
   readonly plan: FillPlan;
   readonly disks: readonly XenDisk[];
   /** Whole-content hash of each disk, as recorded. */
-  readonly diskHashes: ReadonlyMap<number, bigint>;
+  readonly diskHashes: ReadonlyMap<number, ContentHash>;
   readonly end: XenEnd;
   /** PV streams only. */
   readonly p2m?: PvP2mFrames;

@@ -129,9 +129,9 @@ export class XenImageWriter {
   async finish(end: XenEnd, hashes: readonly XenDiskHash[]): Promise<void> {
     this.close();
     for (const h of hashes) {
-      const b = await this.start(XenRec.DISK_HASH);
+      const b = await this.start(h.chunkSectors === 0 ? XenRec.DISK_HASH : XenRec.DISK_CHUNK_HASH);
       this.view.setUint32(b, h.id, true);
-      this.view.setUint32(b + 4, 0, true);
+      this.view.setUint32(b + 4, h.chunkSectors, true);
       this.view.setBigUint64(b + 8, h.hash, true);
       this.used = DISK_HASH_SIZE;
       this.close();

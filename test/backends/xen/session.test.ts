@@ -14,6 +14,9 @@ import { makeHeader, openTrace, TraceWriter } from '../../../core/trace/index.ts
 import { ControlClient, RemoteTrackedDomain, serveControl } from '../../../backends/xen/daemon/control.ts';
 import { handOver, handOverWhenVerified, stageHandOver } from '../../../backends/xen/daemon/spawn.ts';
 import { TrackingSession } from '../../../backends/xen/daemon/session.ts';
+import type { ContentTiming } from '../../../backends/xen/daemon/tracked-content.ts';
+import { contentIdentity } from '../../../backends/xen/content/chunk-hashes.ts';
+import { contentOf } from './fixtures/disks.ts';
 import { MemoryDisk } from './support/memory-disk.ts';
 import { MemoryXenstore } from './support/memory-xenstore.ts';
 import { TestChannels, TestFrontend } from './support/test-frontend.ts';
@@ -26,10 +29,18 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const DOMID = 7;
 const XVDA = 51712;
 
-async function setup(opts: { unsupported?: boolean; record?: TraceWriter; logDirtyMs?: number } = {}) {
+async function setup(
+  opts: {
+    unsupported?: boolean;
+    record?: TraceWriter;
+    logDirtyMs?: number;
+    sectors?: number;
+    contentTiming?: ContentTiming | false;
+  } = {},
+) {
   const xs = new MemoryXenstore();
   const guest = new TestGuest(128, 'hvm');
-  const disk = new MemoryDisk(2048);
+  const disk = new MemoryDisk(opts.sectors ?? 2048);
   for (let i = 0; i < disk.bytes.length; i++) disk.bytes[i] = (i * 31 + (i >> 9)) & 0xff;
   const channels = new TestChannels(new Map([[DOMID, guest]]));
   const host = testHost(DOMID, guest, xs, channels);
@@ -42,6 +53,7 @@ async function setup(opts: { unsupported?: boolean; record?: TraceWriter; logDir
     {
       logDirtyMs: opts.logDirtyMs ?? 3_600_000,
       hasher,
+      contentTiming: opts.contentTiming ?? false,
       ...(writer ? { record: (b) => writer.write(b) } : {}),
     },
   );
@@ -442,6 +454,67 @@ describe('tracking session', () => {
     expect(session.tracker.stats.adopted).toBe(1);
     await session.release();
     server.close();
+  });
+
+  it("keeps the disk's content hash current as the guest writes; a quiesce gives the disk's as it is", async () => {
+    const hasher = await loadHasher();
+    const { session, front, disk } = await setup({
+      sectors: 32768,
+      contentTiming: { firstMs: 0, everyMs: 5 },
+    });
+    const hashed = async (): Promise<void> => {
+      while (session.status().content[0]!.stale > 0) await new Promise((r) => setTimeout(r, 5));
+    };
+    await hashed();
+    expect(session.status().content).toEqual([{ id: XVDA, chunks: 16, stale: 0 }]);
+    // A write and a discard, each in another chunk; the guest's bytes land in the disk.
+    await front.request({ op: 'write', sector: 2048 * 3 + 5, segs: [{ pfn: 9 }] });
+    await front.request({ op: 'discard', sector: 2048 * 9, count: 16 });
+    const sock = join(dir, 'content.sock');
+    const server = await serveControl(session, sock, () => {});
+    const view = await (await RemoteTrackedDomain.connect(sock)).quiesce();
+    expect(contentIdentity(view.diskContent!.get(XVDA)!)).toBe(
+      contentIdentity(contentOf(hasher, disk.bytes)),
+    );
+    await session.resume();
+    await front.request({ op: 'write', sector: 2048 * 12, segs: [{ pfn: 10 }] });
+    const cut = await session.quiesceCut();
+    expect(contentIdentity(cut.content.get(XVDA)!)).toBe(contentIdentity(contentOf(hasher, disk.bytes)));
+    server.close();
+    await session.release();
+  });
+
+  it("takes the restore's chunk hashes with its pages, so the next save need not read the disk", async () => {
+    const hasher = await loadHasher();
+    const { session, guest, disk } = await setup({ sectors: 32768 });
+    for (let i = 0; i < disk.bytes.length; i += 4096) disk.bytes[i] = (i >> 12) & 0xff;
+    guest.page(44).set(disk.bytes.subarray(960 * 512, 968 * 512));
+    const sock = join(dir, 'dom7-content.sock');
+    const server = await serveControl(session, sock, () => {});
+    const map = {
+      length: 1,
+      pfn: Uint32Array.of(44),
+      disk: Uint32Array.of(XVDA),
+      sector: Float64Array.of(960),
+    };
+    const chunks = new BigUint64Array(16);
+    for (let c = 0; c < 16; c++) chunks[c] = hasher.hash64(disk.bytes.subarray(c << 20, (c + 1) << 20));
+    const content = Promise.resolve(new Map([[XVDA, { chunkSectors: 2048, chunks }]]));
+    expect(session.status().content[0]!.stale).toBe(16);
+    await handOverWhenVerified(sock, { map, verified: Promise.resolve(), content });
+    expect(session.status().content[0]!.stale).toBe(0);
+    const cut = await session.quiesceCut();
+    expect(contentIdentity(cut.content.get(XVDA)!)).toBe(contentIdentity(contentOf(hasher, disk.bytes)));
+    server.close();
+    await session.release();
+  });
+
+  it('leaves a disk whose content is mostly unhashed to the save, which reads it', async () => {
+    const { session, front } = await setup({ sectors: 32768 });
+    await front.request({ op: 'read', sector: 80, segs: [{ pfn: 12 }] });
+    expect(session.status().content).toEqual([{ id: XVDA, chunks: 16, stale: 16 }]);
+    expect((await session.quiesceCut()).content.size).toBe(0);
+    await session.release();
   });
 
   it('serves quiesce/resume/status/release over the control socket', async () => {

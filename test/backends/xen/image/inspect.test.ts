@@ -58,7 +58,7 @@ describe('inspect recognises Xen images', () => {
     expect(s.mapped).toHaveLength(16);
     expect(s.mapped![0]).toEqual([1, DISK_ID, 16]);
     const text = printInspect(s);
-    expect(text).toMatch(/leanckpt Xen image v1\.0, .* every checksum valid/);
+    expect(text).toMatch(/leanckpt Xen image v1\.1, .* every checksum valid/);
     expect(text).toMatch(/pages in the stream: 64: 16 on disk, 32 zero, 16 kept/);
   });
 

@@ -119,7 +119,7 @@ describe('Xen image: a changed disk is refused, naming page and sector', () => {
     bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 1;
     const changed = MemoryDisks.of([{ id: other.diskId, bytes }], hasher);
     await expect(verifyXenImage(path, changed, hasher)).rejects.toThrow(
-      /^disk 51712 \(xvd51712\): its content is not the one the image was saved with \(xxh64:[0-9a-f]{16}, expected xxh64:[0-9a-f]{16}\)$/,
+      /^disk 51712 \(xvd51712\): its content is not the one the image was saved with \(xxh64\/2048:[0-9a-f]{16}, expected xxh64\/2048:[0-9a-f]{16}\)$/,
     );
     const small = MemoryDisks.of([{ id: other.diskId, bytes: bytes.subarray(0, 512 * 1024) }], hasher);
     await expect(verifyXenImage(path, small, hasher)).rejects.toThrow(

@@ -22,6 +22,12 @@ import type {
 import { tempDir } from '../../../support/image-fakes.ts';
 import { buildGuest, DISK_ID, type Guest, type PageKind } from '../fixtures/guest.ts';
 import { chunked, streamBytes, streamPieces } from '../fixtures/stream-fixture.ts';
+import { contentOf } from '../fixtures/disks.ts';
+import {
+  digestChunks,
+  type ChunkList,
+  type ContentHash,
+} from '../../../../backends/xen/content/chunk-hashes.ts';
 import { MemoryGuest } from '../support/memory-guest.ts';
 import { installFakeXl, restorePath } from '../support/fake-xl.ts';
 import { RecordingDomain } from '../support/recording-domain.ts';
@@ -29,6 +35,7 @@ import { RecordingDomain } from '../support/recording-domain.ts';
 class FakeAttacher implements DomainAttacher {
   attached: [number, readonly RestoredDisk[]][] = [];
   restored: (RestoredMap | undefined)[] = [];
+  content: (ReadonlyMap<number, ChunkList> | undefined)[] = [];
   calls: string[] = [];
   /** As a tracking process started ahead: loaded when prepared, ready when attached. */
   readonly times: { loaded?: number; ready?: number } = {};
@@ -58,6 +65,7 @@ class FakeAttacher implements DomainAttacher {
     await pages?.verified;
     this.calls.push('handed over');
     this.restored.push(offered);
+    this.content.push(await pages?.content);
     const n = offered?.length ?? 0;
     return { offered: n, adopted: n, rejected: 0 };
   }
@@ -204,6 +212,10 @@ describe.each(['file', 'fifo'] as const)(
       }
       // Every one of them is a page the restored stream holds exactly those sectors for.
       expect(new Set(seed.pfn).size).toBe(300);
+      // And the disk's chunk hashes, as the restore checked them, so the tracking need not read it.
+      const content = attacher.content[0]!.get(DISK_ID)!;
+      expect(content.chunkSectors).toBe(2048);
+      expect(digestChunks(hasher, content.chunks)).toBe(contentOf(hasher, disk).hash);
       expect((await xlLog()).at(-1)).toBe('unpause 20');
     });
 
@@ -219,6 +231,71 @@ describe.each(['file', 'fifo'] as const)(
       await writeFile(tmp.path('xvda.raw'), new Uint8Array(2048 * 512));
       await restoreDomain(image, new FakeAttacher(), { hasher, transport, fill: 'stream' });
       expect(Buffer.compare(await readFile(join(xlDir, 'restored')), stream)).toBe(0);
+    });
+
+    it('records the content hash the tracking kept, which a restore checks against the disk file', async () => {
+      const bytes = g.disks.bytes.get(DISK_ID)!;
+      const withContent = (c: ContentHash) =>
+        new RecordingDomain(
+          7,
+          { id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw'), sectors: 2048 },
+          {
+            get: (pfn) => g.map.get(pfn),
+            size: g.map.size,
+            diskContent: new Map([[DISK_ID, c]]),
+          },
+        );
+      // Untracked, the save reads the disk for it: chunked, as the tracking keeps it.
+      const read = await saveDomain(domain(), tmp.path('read.lcxen'), {
+        keepRunning: false,
+        hasher,
+        transport,
+      });
+      const chunked = contentOf(hasher, bytes);
+      expect(read.disks[0]).toMatchObject({
+        contentHash: 'read',
+        hash: chunked.hash.toString(16).padStart(16, '0'),
+      });
+      const tracked = await saveDomain(withContent(chunked), tmp.path('tracked.lcxen'), {
+        keepRunning: false,
+        hasher,
+        transport,
+      });
+      expect(tracked.disks[0]!.contentHash).toBe('tracked');
+      await restoreDomain(tmp.path('tracked.lcxen'), new FakeAttacher(), {
+        hasher,
+        transport,
+        fill: 'stream',
+      });
+      const gone = () => execFileSync('xl', ['destroy', 'fixture-pv']); // the next restore needs the name
+      gone();
+      // The recorded hash is the tracking's, not one the save read: a wrong one is refused at restore.
+      const wrong = { ...chunked, hash: chunked.hash ^ 1n };
+      await saveDomain(withContent(wrong), tmp.path('wrong.lcxen'), {
+        keepRunning: false,
+        hasher,
+        transport,
+      });
+      await expect(
+        restoreDomain(tmp.path('wrong.lcxen'), new FakeAttacher(), { hasher, transport, fill: 'stream' }),
+      ).rejects.toThrow(/^disk 51712 \(xvda\): its content is not the one the image was saved with/);
+      // An image with the whole-file hash of format 1.0 (DISK_HASH) still restores, and is still checked.
+      const flat = contentOf(hasher, bytes, 0);
+      await saveDomain(withContent(flat), tmp.path('flat.lcxen'), { keepRunning: false, hasher, transport });
+      await restoreDomain(tmp.path('flat.lcxen'), new FakeAttacher(), { hasher, transport, fill: 'stream' });
+      gone();
+      await saveDomain(withContent({ ...flat, hash: flat.hash ^ 1n }), tmp.path('flat-wrong.lcxen'), {
+        keepRunning: false,
+        hasher,
+        transport,
+      });
+      await expect(
+        restoreDomain(tmp.path('flat-wrong.lcxen'), new FakeAttacher(), {
+          hasher,
+          transport,
+          fill: 'stream',
+        }),
+      ).rejects.toThrow(/^disk 51712 \(xvda\): its content is not the one the image was saved with \(xxh64:/);
     });
 
     it('refuses a disk changed after the save, naming page and sector, before the domain runs', async () => {
