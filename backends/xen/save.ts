@@ -26,7 +26,7 @@ import { diskFileStore, freezeCopy, hashFileChunks, type DiskFile } from './disk
 import { CONTENT_CHUNK_SECTORS, type ContentHash } from './content/chunk-hashes.ts';
 import type { XenDisk } from './image/format.ts';
 import { writeXenImage, type XenImageStats } from './image/save-image.ts';
-import type { PageMapView, TrackedDisk, TrackedDomain } from './tracked-domain.ts';
+import type { PageMapView, QuiesceTiming, TrackedDisk, TrackedDomain } from './tracked-domain.ts';
 import { cpuMark, cpuSince, type CpuMs } from './cpu-time.ts';
 import { DomainNotSuspendedError } from './suspend-wait.ts';
 import { growStreamPipe, makeFifo, runXl, startXl, type XlRun } from './xl-process.ts';
@@ -81,6 +81,8 @@ export interface XenSaveResult {
     readonly after: number;
     readonly total: number;
   };
+  /** Where the tracking process's part of `ms.quiesce` went, if it said. */
+  readonly quiesceTiming?: QuiesceTiming;
   /** CPU time of this process over `ms.total` (not xl's, nor the tracking process's). */
   readonly cpuMs: CpuMs;
 }
@@ -155,6 +157,7 @@ export async function saveDomain(
         after: t5 - t4,
         total: t5 - t0,
       },
+      ...(map.timing ? { quiesceTiming: map.timing } : {}),
       cpuMs: cpuSince(cpu0),
     };
   } catch (err) {

@@ -23,6 +23,16 @@ export interface PageMapView {
    * (content/chunk-hashes.ts): the save then records these instead of reading every disk.
    */
   readonly diskContent?: ReadonlyMap<number, ContentHash>;
+  /** Where the tracking's time for the quiesce went, when it says. */
+  readonly timing?: QuiesceTiming;
+}
+
+/** A quiesce inside the tracking, in ms: requests in flight answered, map cut, stale chunks hashed. */
+export interface QuiesceTiming {
+  readonly drainMs: number;
+  readonly cutMs: number;
+  readonly contentMs: number;
+  readonly chunksHashed: number;
 }
 
 /** A disk served to the guest by the backend. */

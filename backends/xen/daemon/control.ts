@@ -5,7 +5,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import type { PageMapView, TrackedDisk, TrackedDomain } from '../tracked-domain.ts';
+import type { PageMapView, QuiesceTiming, TrackedDisk, TrackedDomain } from '../tracked-domain.ts';
 import {
   chunksFromWire,
   contentFromWire,
@@ -42,6 +42,7 @@ type Reply =
       readonly status?: SessionStatus;
       readonly map?: WireSnapshot;
       readonly content?: WireContent[];
+      readonly timing?: QuiesceTiming;
       readonly trace?: WriteResult;
       readonly adoption?: Adoption;
     }
@@ -72,7 +73,12 @@ export async function serveControl(
         return { ok: true, status: session.status() };
       case 'quiesce': {
         const cut = await session.quiesceCut();
-        return { ok: true, map: toWire(cut.snapshot), content: contentToWire(cut.content) };
+        return {
+          ok: true,
+          map: toWire(cut.snapshot),
+          content: contentToWire(cut.content),
+          timing: cut.timing,
+        };
       }
       case 'resume':
         await session.resume();
@@ -207,10 +213,10 @@ export class RemoteTrackedDomain implements TrackedDomain {
   }
 
   async quiesce(): Promise<PageMapView> {
-    const { map, content } = await this.client.request({ cmd: 'quiesce' });
+    const { map, content, timing } = await this.client.request({ cmd: 'quiesce' });
     if (!map) throw new Error('tracking process sent no map');
     // A tracking process that keeps no content hashes sends none: the save then reads the disks.
-    return new SnapshotView(fromWire(map), content ? contentFromWire(content) : undefined);
+    return new SnapshotView(fromWire(map), content ? contentFromWire(content) : undefined, timing);
   }
 
   async resume(): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import type { MapSnapshot } from '../../../core/pbmap/map-snapshot.ts';
 import type { OfferedMappings } from '../../../core/tracker/tracker.ts';
-import type { PageLocation, PageMapView } from '../tracked-domain.ts';
+import type { PageLocation, PageMapView, QuiesceTiming } from '../tracked-domain.ts';
 import type { ChunkList, ContentHash } from '../content/chunk-hashes.ts';
 
 /** Highest pfn indexed by a typed array (256 GiB of guest address space); above it, a Map. */
@@ -21,6 +21,7 @@ export class SnapshotView implements PageMapView {
   constructor(
     readonly snapshot: MapSnapshot,
     readonly diskContent?: ReadonlyMap<number, ContentHash>,
+    readonly timing?: QuiesceTiming,
   ) {
     let top = -1;
     for (let i = 0; i < snapshot.length; i++) top = Math.max(top, snapshot.pfn[i]!);

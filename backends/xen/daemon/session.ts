@@ -17,7 +17,7 @@ import type { DiskStore } from '../blkif/ports.ts';
 import { LogDirtyEpochs, type LogDirtyStatus } from '../logdirty/epochs.ts';
 import { contentProbe, type PrefetchingProbe } from '../logdirty/probe.ts';
 import { switchedOff } from '../logdirty/ports.ts';
-import type { PageMapView, TrackedDisk, TrackedDomain } from '../tracked-domain.ts';
+import type { PageMapView, QuiesceTiming, TrackedDisk, TrackedDomain } from '../tracked-domain.ts';
 import { EventBus } from './event-bus.ts';
 import type { DomainHost } from './host.ts';
 import { SnapshotView } from './map-view.ts';
@@ -48,6 +48,7 @@ export interface SessionOptions {
 export interface QuiescedCut {
   readonly snapshot: MapSnapshot;
   readonly content: ReadonlyMap<number, ContentHash>;
+  readonly timing: QuiesceTiming;
 }
 
 export interface SessionStatus {
@@ -353,7 +354,9 @@ export class TrackingSession implements TrackedDomain {
   /** The snapshot a quiesce cut and the disks' content then, for the control socket. */
   async quiesceCut(): Promise<QuiescedCut> {
     this.usable();
+    const t0 = performance.now();
     await Promise.all(this.attached.map((a) => a.quiesce()));
+    const t1 = performance.now();
     this.logDirty.hold();
     this.logDirty.tick(true);
     this.state = 'quiesced';
@@ -362,12 +365,15 @@ export class TrackingSession implements TrackedDomain {
     this.usable();
     const cut = this.lastCut as MapSnapshot | undefined;
     if (!cut) throw new Error('the tracker produced no cut at the barrier');
-    return { snapshot: cut, content: await this.content.atQuiesce() };
+    const t2 = performance.now();
+    const { hashes, chunksHashed } = await this.content.atQuiesce();
+    const timing = { drainMs: t1 - t0, cutMs: t2 - t1, contentMs: performance.now() - t2, chunksHashed };
+    return { snapshot: cut, content: hashes, timing };
   }
 
   async quiesce(): Promise<PageMapView> {
-    const { snapshot, content } = await this.quiesceCut();
-    return new SnapshotView(snapshot, content);
+    const { snapshot, content, timing } = await this.quiesceCut();
+    return new SnapshotView(snapshot, content, timing);
   }
 
   async resume(): Promise<void> {

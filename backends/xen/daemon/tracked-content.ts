@@ -98,18 +98,19 @@ export class TrackedContent {
    * The content hashes at a quiesce (no request in flight, every event applied): stale chunks are
    * hashed now, for each disk with few enough of them; the others are left out.
    */
-  async atQuiesce(): Promise<ReadonlyMap<number, ContentHash>> {
+  async atQuiesce(): Promise<{ hashes: ReadonlyMap<number, ContentHash>; chunksHashed: number }> {
     this.quiescing++;
     const settled = this.work.catch(() => undefined);
     const run = settled.then(async () => {
-      const out = new Map<number, ContentHash>();
+      const hashes = new Map<number, ContentHash>();
+      let chunksHashed = 0;
       for (const [id, d] of this.disks) {
         if (d.chunks.stale > d.chunks.chunks * MAX_STALE_AT_QUIESCE) continue;
-        await d.chunks.refresh((s, dst) => d.store.read(s, dst), this.hasher);
+        chunksHashed += await d.chunks.refresh((s, dst) => d.store.read(s, dst), this.hasher);
         const c = d.chunks.digest(this.hasher);
-        if (c) out.set(id, c);
+        if (c) hashes.set(id, c);
       }
-      return out;
+      return { hashes, chunksHashed };
     });
     this.work = run;
     return run.finally(() => this.quiescing--);

@@ -473,6 +473,9 @@ describe('tracking session', () => {
     const sock = join(dir, 'content.sock');
     const server = await serveControl(session, sock, () => {});
     const view = await (await RemoteTrackedDomain.connect(sock)).quiesce();
+    // The tracking says where its time went (drain, cut, the stale chunks hashed then).
+    expect(view.timing).toMatchObject({ drainMs: expect.any(Number), cutMs: expect.any(Number) });
+    expect(view.timing!.chunksHashed).toBeLessThanOrEqual(2);
     expect(contentIdentity(view.diskContent!.get(XVDA)!)).toBe(
       contentIdentity(contentOf(hasher, disk.bytes)),
     );
