@@ -7,6 +7,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadHasher, type Hasher64 } from '../../../../core/hash.ts';
 import { ChunkHashes, contentIdentity } from '../../../../backends/xen/content/chunk-hashes.ts';
 import { contentOf } from '../fixtures/disks.ts';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hashFileChunks, hashFileContent } from '../../../../backends/xen/disk-files.ts';
 
 let hasher: Hasher64;
 beforeAll(async () => {
@@ -94,6 +98,25 @@ describe('chunked content hash', () => {
     expect(await c.refresh(disk.read, hasher)).toBe(1);
     same(c.digest(hasher), disk, 2048);
     expect(contentIdentity(c.digest(hasher)!)).not.toBe(contentIdentity(given));
+  });
+
+  it('hashes a disk file the same way, over pieces of many chunks and a short last chunk', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'leanckpt-chunks-'));
+    try {
+      const disk = new Disk(2048 * 19 + 3); // read in 8 MiB pieces: 8 + 8 + 3 chunks, the last 3 sectors
+      const path = join(dir, 'disk.raw');
+      await writeFile(path, disk.bytes);
+      const file = await hashFileChunks(path, hasher, 2048);
+      expect(file.chunks.length).toBe(20);
+      expect(file.chunks[19]).toBe(hasher.hash64(disk.bytes.subarray(19 << 20)));
+      same(file, disk, 2048);
+      const c = new ChunkHashes(disk.sectors, 2048);
+      await c.refresh(disk.read, hasher);
+      expect(contentIdentity(c.digest(hasher)!)).toBe(contentIdentity(file));
+      same(await hashFileContent(path, hasher, 0), disk, 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('never gives a digest that differs from the disk, whatever the interleaving (model)', async () => {
