@@ -14,6 +14,7 @@ import { makeHeader, openTrace, TraceWriter } from '../../../core/trace/index.ts
 import { ControlClient, RemoteTrackedDomain, serveControl } from '../../../backends/xen/daemon/control.ts';
 import { handOver, handOverWhenVerified, stageHandOver } from '../../../backends/xen/daemon/spawn.ts';
 import { TrackingSession } from '../../../backends/xen/daemon/session.ts';
+import { printStatus } from '../../../bin/commands/xen.ts';
 import type { ContentTiming } from '../../../backends/xen/daemon/tracked-content.ts';
 import { contentIdentity } from '../../../backends/xen/content/chunk-hashes.ts';
 import { contentOf } from './fixtures/disks.ts';
@@ -467,6 +468,9 @@ describe('tracking session', () => {
     };
     await hashed();
     expect(session.status().content).toEqual([{ id: XVDA, chunks: 16, stale: 0 }]);
+    expect(printStatus({ tracked: true, status: session.status() })).toMatch(
+      /xvda \(51712\) memory: connected, .*; content hash current for 16 of 16 chunks\n/,
+    );
     // A write and a discard, each in another chunk; the guest's bytes land in the disk.
     await front.request({ op: 'write', sector: 2048 * 3 + 5, segs: [{ pfn: 9 }] });
     await front.request({ op: 'discard', sector: 2048 * 9, count: 16 });
