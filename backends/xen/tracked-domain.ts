@@ -18,20 +18,21 @@ export interface PageMapView {
   get(pfn: number): PageLocation | undefined;
   /** Pages mapped. */
   readonly size: number;
-  /**
-   * The disks' content hashes at that instant, by disk id, where the tracking kept them current
-   * (content/chunk-hashes.ts): the save then records these instead of reading every disk.
-   */
-  readonly diskContent?: ReadonlyMap<number, ContentHash>;
   /** Where the tracking's time for the quiesce went, when it says. */
   readonly timing?: QuiesceTiming;
 }
 
-/** A quiesce inside the tracking, in ms: requests in flight answered, map cut, stale chunks hashed. */
+/** A quiesce inside the tracking, in ms: requests in flight answered, map cut. */
 export interface QuiesceTiming {
   readonly drainMs: number;
   readonly cutMs: number;
-  readonly contentMs: number;
+}
+
+/** The disks' content hashes as of a quiesce, by disk id, and what they cost the tracking then. */
+export interface QuiescedContent {
+  readonly hashes: ReadonlyMap<number, ContentHash>;
+  readonly ms: number;
+  /** Chunks written since the tracking's last pass, hashed for this answer. */
   readonly chunksHashed: number;
 }
 
@@ -55,6 +56,13 @@ export interface TrackedDomain {
    * release(); returns the map as of that instant.
    */
   quiesce(): Promise<PageMapView>;
+  /**
+   * While quiesced: the disks' content hashes, where the tracking keeps them current (see
+   * content/chunk-hashes.ts; only the chunks written since its last pass are hashed now), so the save
+   * records them instead of reading every disk. Asked right after quiesce(), answered while the save
+   * filters the stream.
+   */
+  quiescedContent?(): Promise<QuiescedContent>;
   /** Serves disk requests again and re-enables log-dirty (which `xl save` turns off). */
   resume(): Promise<void>;
   /** The domain is gone (saved and destroyed): stop serving and tracking it. */

@@ -5,7 +5,13 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import type { PageMapView, QuiesceTiming, TrackedDisk, TrackedDomain } from '../tracked-domain.ts';
+import type {
+  PageMapView,
+  QuiescedContent,
+  QuiesceTiming,
+  TrackedDisk,
+  TrackedDomain,
+} from '../tracked-domain.ts';
 import {
   chunksFromWire,
   contentFromWire,
@@ -25,7 +31,7 @@ import type { SessionStatus, TrackingSession } from './session.ts';
 import { TraceRecorder } from './recorder.ts';
 
 export type ControlRequest =
-  | { readonly cmd: 'status' | 'quiesce' | 'resume' | 'release' | 'stop' | 'record-stop' }
+  | { readonly cmd: 'status' | 'quiesce' | 'content' | 'resume' | 'release' | 'stop' | 'record-stop' }
   /**
    * Seeds the map with the pages a restore read from the disks, before the domain first runs: these
    * (`map`), or those offered before on this connection.
@@ -43,6 +49,7 @@ type Reply =
       readonly map?: WireSnapshot;
       readonly content?: WireContent[];
       readonly timing?: QuiesceTiming;
+      readonly contentTiming?: { readonly ms: number; readonly chunksHashed: number };
       readonly trace?: WriteResult;
       readonly adoption?: Adoption;
     }
@@ -73,11 +80,14 @@ export async function serveControl(
         return { ok: true, status: session.status() };
       case 'quiesce': {
         const cut = await session.quiesceCut();
+        return { ok: true, map: toWire(cut.snapshot), timing: cut.timing };
+      }
+      case 'content': {
+        const c = await session.quiescedContent();
         return {
           ok: true,
-          map: toWire(cut.snapshot),
-          content: contentToWire(cut.content),
-          timing: cut.timing,
+          content: contentToWire(c.hashes),
+          contentTiming: { ms: c.ms, chunksHashed: c.chunksHashed },
         };
       }
       case 'resume':
@@ -213,10 +223,15 @@ export class RemoteTrackedDomain implements TrackedDomain {
   }
 
   async quiesce(): Promise<PageMapView> {
-    const { map, content, timing } = await this.client.request({ cmd: 'quiesce' });
+    const { map, timing } = await this.client.request({ cmd: 'quiesce' });
     if (!map) throw new Error('tracking process sent no map');
-    // A tracking process that keeps no content hashes sends none: the save then reads the disks.
-    return new SnapshotView(fromWire(map), content ? contentFromWire(content) : undefined, timing);
+    return new SnapshotView(fromWire(map), timing);
+  }
+
+  async quiescedContent(): Promise<QuiescedContent> {
+    const { content, contentTiming } = await this.client.request({ cmd: 'content' });
+    if (!content || !contentTiming) throw new Error('tracking process sent no content hashes');
+    return { hashes: contentFromWire(content), ...contentTiming };
   }
 
   async resume(): Promise<void> {

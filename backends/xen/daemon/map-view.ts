@@ -20,7 +20,6 @@ export class SnapshotView implements PageMapView {
 
   constructor(
     readonly snapshot: MapSnapshot,
-    readonly diskContent?: ReadonlyMap<number, ContentHash>,
     readonly timing?: QuiesceTiming,
   ) {
     let top = -1;

@@ -17,12 +17,18 @@ import type { DiskStore } from '../blkif/ports.ts';
 import { LogDirtyEpochs, type LogDirtyStatus } from '../logdirty/epochs.ts';
 import { contentProbe, type PrefetchingProbe } from '../logdirty/probe.ts';
 import { switchedOff } from '../logdirty/ports.ts';
-import type { PageMapView, QuiesceTiming, TrackedDisk, TrackedDomain } from '../tracked-domain.ts';
+import type {
+  PageMapView,
+  QuiescedContent,
+  QuiesceTiming,
+  TrackedDisk,
+  TrackedDomain,
+} from '../tracked-domain.ts';
 import { EventBus } from './event-bus.ts';
 import type { DomainHost } from './host.ts';
 import { SnapshotView } from './map-view.ts';
 import { TrackedContent, type ContentTiming, type DiskContentStatus } from './tracked-content.ts';
-import type { ChunkList, ContentHash } from '../content/chunk-hashes.ts';
+import type { ChunkList } from '../content/chunk-hashes.ts';
 
 export interface SessionDisk extends TrackedDisk {
   readonly store: DiskStore;
@@ -53,7 +59,6 @@ const REHEARSAL_MS = 15_000;
 /** What a quiesce cuts: the map, and the disks' content hashes where they were kept current. */
 export interface QuiescedCut {
   readonly snapshot: MapSnapshot;
-  readonly content: ReadonlyMap<number, ContentHash>;
   readonly timing: QuiesceTiming;
 }
 
@@ -379,7 +384,7 @@ export class TrackingSession implements TrackedDomain {
     return this.diskList.map(({ id, vdev, path, sectors }) => ({ id, vdev, path, sectors }));
   }
 
-  /** The snapshot a quiesce cut and the disks' content then, for the control socket. */
+  /** The snapshot a quiesce cut, for the control socket. */
   async quiesceCut(): Promise<QuiescedCut> {
     this.usable();
     const t0 = performance.now();
@@ -393,15 +398,21 @@ export class TrackingSession implements TrackedDomain {
     this.usable();
     const cut = this.lastCut as MapSnapshot | undefined;
     if (!cut) throw new Error('the tracker produced no cut at the barrier');
-    const t2 = performance.now();
-    const { hashes, chunksHashed } = await this.content.atQuiesce();
-    const timing = { drainMs: t1 - t0, cutMs: t2 - t1, contentMs: performance.now() - t2, chunksHashed };
-    return { snapshot: cut, content: hashes, timing };
+    return { snapshot: cut, timing: { drainMs: t1 - t0, cutMs: performance.now() - t1 } };
   }
 
   async quiesce(): Promise<PageMapView> {
-    const { snapshot, content, timing } = await this.quiesceCut();
-    return new SnapshotView(snapshot, content, timing);
+    const { snapshot, timing } = await this.quiesceCut();
+    return new SnapshotView(snapshot, timing);
+  }
+
+  async quiescedContent(): Promise<QuiescedContent> {
+    this.usable();
+    if (this.state !== 'quiesced')
+      throw new Error(`the disks' content is only given while quiesced, not ${this.state}`);
+    const t0 = performance.now();
+    const { hashes, chunksHashed } = await this.content.atQuiesce();
+    return { hashes, ms: performance.now() - t0, chunksHashed };
   }
 
   async resume(): Promise<void> {

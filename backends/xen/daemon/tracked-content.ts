@@ -25,12 +25,6 @@ export interface ContentTiming {
 
 export const DEFAULT_CONTENT_TIMING: ContentTiming = { firstMs: 20_000, everyMs: 15_000 };
 
-/**
- * Above this share of stale chunks a quiesce leaves a disk's hash to the save, which reads the disk
- * beside its stream filter: hashing it here would hold the save's start up instead.
- */
-const MAX_STALE_AT_QUIESCE = 1 / 8;
-
 export interface DiskContentStatus {
   readonly id: number;
   readonly chunks: number;
@@ -95,8 +89,8 @@ export class TrackedContent {
   }
 
   /**
-   * The content hashes at a quiesce (no request in flight, every event applied): stale chunks are
-   * hashed now, for each disk with few enough of them; the others are left out.
+   * The content hashes at a quiesce (no request in flight, every event applied): the stale chunks are
+   * hashed now. The save asks for them once it has the map, and filters the stream meanwhile.
    */
   async atQuiesce(): Promise<{ hashes: ReadonlyMap<number, ContentHash>; chunksHashed: number }> {
     this.quiescing++;
@@ -105,7 +99,6 @@ export class TrackedContent {
       const hashes = new Map<number, ContentHash>();
       let chunksHashed = 0;
       for (const [id, d] of this.disks) {
-        if (d.chunks.stale > d.chunks.chunks * MAX_STALE_AT_QUIESCE) continue;
         chunksHashed += await d.chunks.refresh((s, dst) => d.store.read(s, dst), this.hasher);
         const c = d.chunks.digest(this.hasher);
         if (c) hashes.set(id, c);

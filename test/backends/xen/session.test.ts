@@ -476,17 +476,20 @@ describe('tracking session', () => {
     await front.request({ op: 'discard', sector: 2048 * 9, count: 16 });
     const sock = join(dir, 'content.sock');
     const server = await serveControl(session, sock, () => {});
-    const view = await (await RemoteTrackedDomain.connect(sock)).quiesce();
-    // The tracking says where its time went (drain, cut, the stale chunks hashed then).
+    const remote = await RemoteTrackedDomain.connect(sock);
+    // Only while quiesced: the hash is of the disk as the save freezes it.
+    await expect(remote.quiescedContent()).rejects.toThrow(/only given while quiesced, not tracking/);
+    const view = await remote.quiesce();
+    // The tracking says where its time went (drain, cut; the stale chunks hashed for the content).
     expect(view.timing).toMatchObject({ drainMs: expect.any(Number), cutMs: expect.any(Number) });
-    expect(view.timing!.chunksHashed).toBeLessThanOrEqual(2);
-    expect(contentIdentity(view.diskContent!.get(XVDA)!)).toBe(
-      contentIdentity(contentOf(hasher, disk.bytes)),
-    );
+    const given = await remote.quiescedContent();
+    expect(given.chunksHashed).toBeLessThanOrEqual(2);
+    expect(contentIdentity(given.hashes.get(XVDA)!)).toBe(contentIdentity(contentOf(hasher, disk.bytes)));
     await session.resume();
     await front.request({ op: 'write', sector: 2048 * 12, segs: [{ pfn: 10 }] });
-    const cut = await session.quiesceCut();
-    expect(contentIdentity(cut.content.get(XVDA)!)).toBe(contentIdentity(contentOf(hasher, disk.bytes)));
+    await session.quiesceCut();
+    const after = await session.quiescedContent();
+    expect(contentIdentity(after.hashes.get(XVDA)!)).toBe(contentIdentity(contentOf(hasher, disk.bytes)));
     server.close();
     await session.release();
   });
@@ -510,17 +513,23 @@ describe('tracking session', () => {
     expect(session.status().content[0]!.stale).toBe(16);
     await handOverWhenVerified(sock, { map, verified: Promise.resolve(), content });
     expect(session.status().content[0]!.stale).toBe(0);
-    const cut = await session.quiesceCut();
-    expect(contentIdentity(cut.content.get(XVDA)!)).toBe(contentIdentity(contentOf(hasher, disk.bytes)));
+    await session.quiesceCut();
+    const given = await session.quiescedContent();
+    expect(given.chunksHashed).toBe(0);
+    expect(contentIdentity(given.hashes.get(XVDA)!)).toBe(contentIdentity(contentOf(hasher, disk.bytes)));
     server.close();
     await session.release();
   });
 
-  it('leaves a disk whose content is mostly unhashed to the save, which reads it', async () => {
-    const { session, front } = await setup({ sectors: 32768 });
-    await front.request({ op: 'read', sector: 80, segs: [{ pfn: 12 }] });
+  it('hashes every stale chunk at a quiesce, a disk never hashed before too', async () => {
+    const hasher = await loadHasher();
+    const { session, front, disk } = await setup({ sectors: 32768 });
+    await front.request({ op: 'write', sector: 80, segs: [{ pfn: 12 }] });
     expect(session.status().content).toEqual([{ id: XVDA, chunks: 16, stale: 16 }]);
-    expect((await session.quiesceCut()).content.size).toBe(0);
+    await session.quiesceCut();
+    const given = await session.quiescedContent();
+    expect(given.chunksHashed).toBe(16);
+    expect(contentIdentity(given.hashes.get(XVDA)!)).toBe(contentIdentity(contentOf(hasher, disk.bytes)));
     await session.release();
   });
 

@@ -235,16 +235,11 @@ describe.each(['file', 'fifo'] as const)(
 
     it('records the content hash the tracking kept, which a restore checks against the disk file', async () => {
       const bytes = g.disks.bytes.get(DISK_ID)!;
-      const withContent = (c: ContentHash) =>
-        new RecordingDomain(
-          7,
-          { id: DISK_ID, vdev: 'xvda', path: tmp.path('xvda.raw'), sectors: 2048 },
-          {
-            get: (pfn) => g.map.get(pfn),
-            size: g.map.size,
-            diskContent: new Map([[DISK_ID, c]]),
-          },
-        );
+      const withContent = (c: ContentHash) => {
+        const d = domain();
+        d.quiescedContent = async () => ({ hashes: new Map([[DISK_ID, c]]), ms: 1, chunksHashed: 0 });
+        return d;
+      };
       // Untracked, the save reads the disk for it: chunked, as the tracking keeps it.
       const read = await saveDomain(domain(), tmp.path('read.lcxen'), {
         keepRunning: false,

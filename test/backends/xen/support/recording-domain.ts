@@ -1,7 +1,14 @@
 /** A TrackedDomain for save tests: serves a fixed map and logs each call, into a list it may share. */
-import type { PageMapView, TrackedDisk, TrackedDomain } from '../../../../backends/xen/tracked-domain.ts';
+import type {
+  PageMapView,
+  QuiescedContent,
+  TrackedDisk,
+  TrackedDomain,
+} from '../../../../backends/xen/tracked-domain.ts';
 
 export class RecordingDomain implements TrackedDomain {
+  /** Set to play a tracking that keeps the disks' content hashes. */
+  quiescedContent?: () => Promise<QuiescedContent>;
   constructor(
     readonly domid: number,
     private readonly disk: TrackedDisk,
