@@ -97,6 +97,7 @@ save_restore() {
   lab_result "$kind.save$n.image_done_seconds" "$(json "$out-save.json" '(r.ms.save/1000).toFixed(2)')"
   lab_result "$kind.save$n.content_hash" "$(json "$out-save.json" 'r.disks.map((d) => d.contentHash).join(",")')"
   lab_result "$kind.save$n.quiesce_tracking" "$(json "$out-save.json" 'JSON.stringify(r.quiesceTiming ?? null)')"
+  lab_result "$kind.save$n.tracked_content" "$(json "$out-save.json" 'JSON.stringify(r.trackedContent ?? null)')"
   lab_result "$kind.save$n.cpu_seconds" "$(json "$out-save.json" '((r.cpuMs.user+r.cpuMs.system)/1000).toFixed(2)')"
   lab_result "$kind.save$n.stream_waits" "$(json "$out-save.json" 'r.streamWaits ?? "-"')"
   if [ "$n" = 1 ] && [ "${oracle:-no}" = yes ]; then
