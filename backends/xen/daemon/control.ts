@@ -19,11 +19,13 @@ import {
   fromWire,
   mappingsFromWire,
   SnapshotView,
-  toWire,
   type WireChunks,
   type WireContent,
   type WireMappings,
   type WireSnapshot,
+  type WireSnapshotFile,
+  readSnapshotFile,
+  writeSnapshotFile,
 } from './map-view.ts';
 import type { Adoption, OfferedMappings } from '../../../core/tracker/tracker.ts';
 import type { WriteResult } from '../../../core/trace/writer.ts';
@@ -47,6 +49,8 @@ type Reply =
       readonly ok: true;
       readonly status?: SessionStatus;
       readonly map?: WireSnapshot;
+      /** The quiesce's map (see writeSnapshotFile); `map` from tracking processes before it. */
+      readonly mapFile?: WireSnapshotFile;
       readonly content?: WireContent[];
       readonly timing?: QuiesceTiming;
       readonly contentTiming?: { readonly ms: number; readonly chunksHashed: number };
@@ -63,6 +67,8 @@ export async function serveControl(
 ): Promise<Server> {
   mkdirSync(dirname(path), { recursive: true });
   rmSync(path, { force: true });
+  // Where a quiesce's map is handed over (the client removes it once read).
+  const cutPath = `${path}.cut`;
   let recorder: TraceRecorder | undefined;
   const handle = async (req: ControlRequest, conn: { offered?: OfferedMappings }): Promise<Reply> => {
     switch (req.cmd) {
@@ -80,7 +86,7 @@ export async function serveControl(
         return { ok: true, status: session.status() };
       case 'quiesce': {
         const cut = await session.quiesceCut();
-        return { ok: true, map: toWire(cut.snapshot), timing: cut.timing };
+        return { ok: true, mapFile: writeSnapshotFile(cut.snapshot, cutPath), timing: cut.timing };
       }
       case 'content': {
         const c = await session.quiescedContent();
@@ -106,6 +112,7 @@ export async function serveControl(
       case 'release':
       case 'stop':
         await session.release();
+        rmSync(cutPath, { force: true });
         return { ok: true };
       default:
         return { ok: false, error: `unknown command ${JSON.stringify((req as { cmd: unknown }).cmd)}` };
@@ -223,7 +230,8 @@ export class RemoteTrackedDomain implements TrackedDomain {
   }
 
   async quiesce(): Promise<PageMapView> {
-    const { map, timing } = await this.client.request({ cmd: 'quiesce' });
+    const { map, mapFile, timing } = await this.client.request({ cmd: 'quiesce' });
+    if (mapFile) return new SnapshotView(readSnapshotFile(mapFile), timing);
     if (!map) throw new Error('tracking process sent no map');
     return new SnapshotView(fromWire(map), timing);
   }

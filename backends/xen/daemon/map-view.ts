@@ -2,6 +2,7 @@
  * The TrackedDomain port's view of a checkpoint cut, and its compact wire form for the control socket
  * (also the form in which `xen restore` hands a new tracking process the pages it read from the disks).
  */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { MapSnapshot } from '../../../core/pbmap/map-snapshot.ts';
 import type { OfferedMappings } from '../../../core/tracker/tracker.ts';
 import type { PageLocation, PageMapView, QuiesceTiming } from '../tracked-domain.ts';
@@ -105,6 +106,46 @@ export function chunksFromWire(w: readonly WireChunks[]): Map<number, ChunkList>
     out.set(c.id, { chunkSectors: c.chunkSectors, chunks });
   }
   return out;
+}
+
+/**
+ * A quiesce's snapshot handed over as a file beside the control socket: the three columns raw, one
+ * after the other. In base64 on the socket, its trip and decoding took a save 0.5-1.3 s under
+ * emulation (about 10 ms natively), and the save waits for it before it filters a page.
+ */
+export interface WireSnapshotFile {
+  readonly path: string;
+  readonly length: number;
+}
+
+const SNAPSHOT_ENTRY_BYTES = 4 + 4 + 8;
+
+export function writeSnapshotFile(s: MapSnapshot, path: string): WireSnapshotFile {
+  const bytes = (a: Uint32Array | Float64Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  writeFileSync(path, Buffer.concat([bytes(s.sector), bytes(s.pfn), bytes(s.disk)]), { mode: 0o600 });
+  return { path, length: s.length };
+}
+
+/** Reads the snapshot a tracking process handed over as a file (see writeSnapshotFile), and removes it. */
+export function readSnapshotFile(w: WireSnapshotFile): MapSnapshot {
+  if (!Number.isSafeInteger(w.length) || w.length < 0 || typeof w.path !== 'string')
+    throw new Error('malformed map from the tracking process');
+  const buf = readFileSync(w.path);
+  rmSync(w.path, { force: true });
+  if (buf.length !== w.length * SNAPSHOT_ENTRY_BYTES)
+    throw new Error(
+      `map from the tracking process: ${w.path} has ${buf.length} bytes, not ${w.length * SNAPSHOT_ENTRY_BYTES}`,
+    );
+  // Copied out (the columns must be aligned); the f64 column first keeps the copy's source aligned too.
+  const column = (from: number, bytes: number): ArrayBuffer =>
+    buf.buffer.slice(buf.byteOffset + from, buf.byteOffset + from + bytes);
+  const n = w.length;
+  return {
+    length: n,
+    sector: new Float64Array(column(0, n * 8)),
+    pfn: new Uint32Array(column(n * 8, n * 4)),
+    disk: new Uint32Array(column(n * 12, n * 4)),
+  };
 }
 
 export function toWire(s: MapSnapshot): WireSnapshot {

@@ -3,7 +3,7 @@
  * revalidation of pages our own grant copies dirtied, quiesce/resume as the save needs them, log-dirty
  * unavailable, re-enabling after a save turned it off, trace recording, and the control socket.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -544,6 +544,8 @@ describe('tracking session', () => {
     expect(remote.disks()).toEqual([{ id: XVDA, vdev: 'xvda', path: 'memory', sectors: 2048 }]);
     const view = await remote.quiesce();
     expect(view.get(12)).toEqual({ disk: XVDA, sector: 80 });
+    // The map came as a file beside the socket, removed once read.
+    expect(existsSync(`${sock}.cut`)).toBe(false);
     expect(view.get(13)).toBeUndefined();
     await remote.resume();
     expect((await remote.status()).state).toBe('tracking');

@@ -1,7 +1,15 @@
 /** SnapshotView: the save's per-page lookup into a checkpoint cut of the map. */
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { DENSE_PFN_LIMIT, SnapshotView } from '../../../../backends/xen/daemon/map-view.ts';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DENSE_PFN_LIMIT,
+  readSnapshotFile,
+  SnapshotView,
+  writeSnapshotFile,
+} from '../../../../backends/xen/daemon/map-view.ts';
 
 const snapshot = (pfns: readonly number[]) => ({
   length: pfns.length,
@@ -26,4 +34,21 @@ it('finds exactly the mapped pfns, with their disk and sector, dense or sparse',
     }),
     { numRuns: 200 },
   );
+});
+
+it('hands a snapshot over as a file, column for column, removed once read; a short file is refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'leanckpt-cut-'));
+  try {
+    const s = snapshot([3, 5, 70000, 12]);
+    const file = writeSnapshotFile(s, join(dir, 'dom7.sock.cut'));
+    expect(file).toEqual({ path: join(dir, 'dom7.sock.cut'), length: 4 });
+    const back = readSnapshotFile(file);
+    expect(back).toEqual(s);
+    expect(existsSync(file.path)).toBe(false);
+    writeSnapshotFile(s, file.path);
+    expect(() => readSnapshotFile({ ...file, length: 5 })).toThrow(/has 64 bytes, not 80/);
+    expect(readSnapshotFile(writeSnapshotFile(snapshot([]), file.path)).length).toBe(0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
