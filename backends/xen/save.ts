@@ -5,7 +5,9 @@
  *     backend quiesced first left a task stuck in D state and the suspend failed, lab 2026-11-26);
  *  2. then quiesce the backend (requests in flight answered, none taken) and take the page map;
  *  3. freeze the disks: with --keep-running a reflink (or plain) copy next to the image, otherwise the
- *     disk files themselves, which nothing writes once the domain is gone; hash their content meanwhile;
+ *     disk files themselves, which nothing writes once the domain is gone. Their content hashes come
+ *     from the tracking (TrackedDomain.quiescedContent, asked for now and given beside the filter),
+ *     or are read from the frozen disks meanwhile;
  *  4. filter the stream into the image as it arrives (every page checked against the frozen disk),
  *     committed atomically only if xl succeeded;
  *  5. --keep-running: resume the backend (re-enabling log-dirty, which xl save turned off) and unpause;
