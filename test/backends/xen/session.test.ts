@@ -63,6 +63,14 @@ async function setup(
   return { xs, guest, disk, session, front, host, logDirty: host.fakeLogDirty as FakeLogDirty };
 }
 
+/** A restore's map of one page: page 44 holds sectors 960..967 of xvda. */
+const page44At960 = () => ({
+  length: 1,
+  pfn: Uint32Array.of(44),
+  disk: Uint32Array.of(XVDA),
+  sector: Float64Array.of(960),
+});
+
 const mapped = (s: TrackingSession, pfn: number) => {
   const g = s.tracker.map.loc[pfn]!;
   return g < 0 ? undefined : g;
@@ -433,12 +441,7 @@ describe('tracking session', () => {
     guest.page(44).set(disk.bytes.subarray(960 * 512, 968 * 512));
     const sock = join(dir, 'dom7-verified.sock');
     const server = await serveControl(session, sock, () => {});
-    const map = {
-      length: 1,
-      pfn: Uint32Array.of(44),
-      disk: Uint32Array.of(XVDA),
-      sector: Float64Array.of(960),
-    };
+    const map = page44At960();
     let fail!: (e: Error) => void;
     const failing = handOverWhenVerified(sock, { map, verified: new Promise((_, r) => (fail = r)) });
     await new Promise((r) => setTimeout(r, 50));
@@ -501,12 +504,7 @@ describe('tracking session', () => {
     guest.page(44).set(disk.bytes.subarray(960 * 512, 968 * 512));
     const sock = join(dir, 'dom7-content.sock');
     const server = await serveControl(session, sock, () => {});
-    const map = {
-      length: 1,
-      pfn: Uint32Array.of(44),
-      disk: Uint32Array.of(XVDA),
-      sector: Float64Array.of(960),
-    };
+    const map = page44At960();
     const chunks = new BigUint64Array(16);
     for (let c = 0; c < 16; c++) chunks[c] = hasher.hash64(disk.bytes.subarray(c << 20, (c + 1) << 20));
     const content = Promise.resolve(new Map([[XVDA, { chunkSectors: 2048, chunks }]]));
