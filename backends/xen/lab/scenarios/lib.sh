@@ -157,8 +157,9 @@ guest_config() {
 }
 
 # guest_xl_config NAME TYPE WORKLOAD MEM_MIB [DISK]: the xl config itself, with GUEST_VCPUS vCPUs
-# (default 1). Without DISK (a phy target) the config names no disk: guests whose disk leanckpt
-# serves get it from `leanckpt xen create --disk`.
+# (default 1) and GUEST_DISKS data disks (default 1; 2: the guest also mounts xvdb). Without DISK (a
+# phy target) the config names no disk: guests whose disk leanckpt serves get it from
+# `leanckpt xen create --disk`.
 guest_xl_config() {
   local name=$1 type=$2 workload=$3 mem=$4 disk=${5:-}
   {
@@ -166,7 +167,7 @@ guest_xl_config() {
     echo "type = \"$type\""
     echo "kernel = \"$LAB_GUEST/vmlinuz\""
     echo "ramdisk = \"$LAB_GUEST/initrd.gz\""
-    echo "extra = \"console=hvc0 loglevel=4 lab.workload=$workload\""
+    echo "extra = \"console=hvc0 loglevel=4 lab.workload=$workload lab.disks=${GUEST_DISKS:-1}\""
     echo "memory = $mem"
     echo "vcpus = ${GUEST_VCPUS:-1}"
     if [ -n "$disk" ]; then echo "disk = [ 'format=raw,vdev=xvda,access=rw,backendtype=phy,target=$disk' ]"; fi

@@ -2,8 +2,11 @@
  * lckguest: the lab guest's workload and integrity checker (static, runs as the initramfs's worker).
  *
  *   lckguest gen DIR            (build host) writes the data-disk file set into DIR
- *   lckguest run WORKLOAD DATA  (guest) warms the page cache, runs WORKLOAD, and after every resume
- *                               re-hashes the anonymous region and the cached files from memory
+ *   lckguest run WORKLOAD DATA [DATA2]
+ *                               (guest) warms the page cache, runs WORKLOAD, and after every resume
+ *                               re-hashes the anonymous region and the cached files from memory; with
+ *                               DATA2 (a second disk holding the same file set) the odd-numbered files
+ *                               are used from there, so both disks' blocks are cached, written and checked
  *
  * Every 4 KiB page it writes is self-describing: a header (magic, object, page, generation) then a
  * pseudo-random fill derived from the header. A wrong page is therefore caught by the guest itself and
@@ -132,7 +135,7 @@ static int gen_cmd(const char *dir) {
 
 /* ---- guest side ---- */
 
-static const char *data;
+static const char *data, *data2;
 static uint8_t *anon;
 static uint32_t anon_gen[ANON_PAGES];
 static uint32_t rw_gen[RW_FILES][RW_PAGES];
@@ -141,9 +144,12 @@ static uint64_t rng = 0x1234567;
 
 static uint32_t rnd(uint32_t n) { return (uint32_t)(mix(&rng) % n); }
 
+/* Which disk an object is used from: with a second disk, every odd-numbered file lives there. */
+static const char *dir_of(uint32_t obj) { return data2 && obj % 2 == 1 ? data2 : data; }
+
 static int open_obj(uint32_t obj, int flags) {
   char path[256];
-  path_of(path, sizeof path, data, obj);
+  path_of(path, sizeof path, dir_of(obj), obj);
   int fd = open(path, flags);
   if (fd < 0) die(path);
   return fd;
@@ -202,10 +208,10 @@ static void direct_read(void) {
     printf("GUEST direct-read mismatch file w%02u page %u: %s\n", f, p, what);
 }
 
-static void trim(void) {
+static void trim(const char *dir) {
   /* A short-lived file gives fstrim freed blocks to discard. */
   char path[256];
-  snprintf(path, sizeof path, "%s/rw/tmp", data);
+  snprintf(path, sizeof path, "%s/rw/tmp", dir);
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   static uint8_t buf[PAGE];
   for (uint32_t p = 0; fd >= 0 && p < 256; p++) {
@@ -217,9 +223,10 @@ static void trim(void) {
     close(fd);
   }
   unlink(path);
-  int dfd = open(data, O_RDONLY);
+  int dfd = open(dir, O_RDONLY);
   struct fstrim_range r = {0, UINT64_MAX, 0};
-  if (dfd >= 0 && ioctl(dfd, FITRIM, &r) == 0) printf("GUEST fstrim %llu bytes\n", (unsigned long long)r.len);
+  if (dfd >= 0 && ioctl(dfd, FITRIM, &r) == 0)
+    printf("GUEST fstrim %s %llu bytes\n", dir, (unsigned long long)r.len);
   if (dfd >= 0) close(dfd);
 }
 
@@ -238,7 +245,8 @@ static void workload(const char *w) {
     rewrite_pages(rnd(RW_FILES), rnd(RW_PAGES - 8), 8, 1);
     direct_read();
     touch_anon(64);
-    if (++i % 5 == 0) trim();
+    if (++i % 5 == 0) trim(data);
+    if (data2 && i % 5 == 2) trim(data2);
   }
 }
 
@@ -324,8 +332,9 @@ static void meminfo(unsigned long iter) {
   fflush(stdout);
 }
 
-static int run_cmd(const char *w, const char *dir) {
+static int run_cmd(const char *w, const char *dir, const char *dir2) {
   data = dir;
+  data2 = dir2;
   if (strcmp(w, "read-heavy") && strcmp(w, "write-heavy") && strcmp(w, "mixed") && strcmp(w, "idle")) {
     printf("GUEST error unknown workload %s\n", w);
     return 2;
@@ -354,7 +363,7 @@ static int run_cmd(const char *w, const char *dir) {
 
 int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "gen")) return gen_cmd(argv[2]);
-  if (argc == 4 && !strcmp(argv[1], "run")) return run_cmd(argv[2], argv[3]);
-  fprintf(stderr, "usage: lckguest gen DIR | lckguest run read-heavy|write-heavy|mixed|idle DATA\n");
+  if ((argc == 4 || argc == 5) && !strcmp(argv[1], "run")) return run_cmd(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
+  fprintf(stderr, "usage: lckguest gen DIR | lckguest run read-heavy|write-heavy|mixed|idle DATA [DATA2]\n");
   return 2;
 }

@@ -12,17 +12,21 @@
 # destroyed, must pass the guest's check) logdirty_ms=<ms> (the tracking's log-dirty epoch; 0: off)
 # fill=direct|stream (how `xen restore` brings back the pages the image left out; default direct)
 # cycles=<n> (save/restore cycles per guest, default 2) alt_env=<VAR=value> (set for the even-numbered
-# cycles' `xen save` and `xen restore` only: two settings compared in one run, cycles interleaved).
+# cycles' `xen save` and `xen restore` only: two settings compared in one run, cycles interleaved)
+# disks=1|2 (2: a second data disk, xvdb, also on leanckpt's backend; the guest uses half its files from
+# there, and the changed-disk refusal changes xvdb).
 . "$LAB_LIB"
-mem=256 workload=read-heavy guests="pv" oracle=no prof=no stream=default fs=4k vcpus=1 keep=no logdirty_ms=1000 fill=direct cycles=2 alt_env=
+mem=256 workload=read-heavy guests="pv" oracle=no prof=no stream=default fs=4k vcpus=1 keep=no logdirty_ms=1000 fill=direct cycles=2 alt_env= disks=1
 for kv in ${LAB_ARGS:-}; do
-  case $kv in mem=* | workload=* | oracle=* | prof=* | stream=* | fs=* | vcpus=* | keep=* | logdirty_ms=* | fill=* | cycles=* | alt_env=*) eval "${kv%%=*}=\${kv#*=}" ;; guests=*) guests=${kv#*=} guests=${guests//,/ } ;; esac
+  case $kv in mem=* | workload=* | oracle=* | prof=* | stream=* | fs=* | vcpus=* | keep=* | logdirty_ms=* | fill=* | cycles=* | alt_env=* | disks=*) eval "${kv%%=*}=\${kv#*=}" ;; guests=*) guests=${kv#*=} guests=${guests//,/ } ;; esac
 done
-export GUEST_VCPUS=$vcpus
+case $disks in 1 | 2) ;; *) lab_log "disks=$disks: 1 or 2" && exit 2 ;; esac
+export GUEST_VCPUS=$vcpus GUEST_DISKS=$disks
 lab_result guest_mem_mib "$mem"
 lab_result guest_workload "$workload"
 lab_result guest_fs_block "$fs"
 lab_result guest_vcpus "$vcpus"
+lab_result guest_disks "$disks"
 lab_result log_dirty_ms "$logdirty_ms"
 lab_result stream_transport "$stream"
 lab_result restore_fill "$fill"
@@ -45,8 +49,10 @@ json() { node -e "const r=JSON.parse(require('fs').readFileSync(process.argv[1],
 # Tracking runs in the foreground `xen create` process, started before `xl create`: processes forked
 # right after `xl create` are the ones the emulated host damages (see docs/lab.md).
 lck_create() {
+  local second=()
+  if [ "$disks" = 2 ]; then second=(--disk "xvdb=$2.b"); fi
   xl destroy "$1" >/dev/null 2>&1
-  "${LCK[@]}" xen create "$LAB_WORK/$1.cfg" --disk "xvda=$2" --record "$LAB_RESULTS/$1-life.lctrace" \
+  "${LCK[@]}" xen create "$LAB_WORK/$1.cfg" --disk "xvda=$2" "${second[@]}" --record "$LAB_RESULTS/$1-life.lctrace" \
     --log-dirty-ms "$logdirty_ms" \
     >"$3" 2>"$LAB_RESULTS/$1-tracking.log" &
   local i
@@ -155,6 +161,7 @@ keep_running() {
 cycle() {
   local kind=$1 name=lck-$1 disk=$LAB_WORK/$1.img t0 line
   cp "$LAB_GUEST/disk-$fs.img" "$disk"
+  if [ "$disks" = 2 ]; then cp "$LAB_GUEST/disk-$fs.img" "$disk.b"; fi
   guest_xl_config "$name" "$kind" "$workload" "$mem"
   lab_step "$kind.create" lck_create "$name" "$disk" "$LAB_RESULTS/$kind-create.json" || { dump_logs; return 1; }
   # guest_warm keeps the console line off stdout; redirecting lab_step itself would hide its STEP line.
@@ -195,11 +202,14 @@ cycle() {
   xl destroy "$name"
   rm -f "$LAB_WORK/plain.xl"
 
-  # A changed disk: one byte flipped in every MiB of a copy, so referenced sectors surely change.
-  cp "$disk" "$disk.changed"
+  # A changed disk: one byte flipped in every MiB of a copy, so referenced sectors surely change. With
+  # two disks the second is changed, so that the refusal must name it.
+  local vdev=xvda changed=$disk
+  if [ "$disks" = 2 ]; then vdev=xvdb changed=$disk.b; fi
+  cp "$changed" "$disk.changed"
   node -e "const fs=require('fs');const fd=fs.openSync(process.argv[1],'r+');const b=Buffer.alloc(1);
     for(let o=4096+123;o<fs.fstatSync(fd).size;o+=1<<20){fs.readSync(fd,b,0,1,o);b[0]^=0xff;fs.writeSync(fd,b,0,1,o)}" "$disk.changed"
-  if lck xen restore "$LAB_WORK/$name-$cycles.lckx" --disk "xvda=$disk.changed" >"$LAB_RESULTS/$kind-refused.txt" 2>&1; then
+  if lck xen restore "$LAB_WORK/$name-$cycles.lckx" --disk "$vdev=$disk.changed" >"$LAB_RESULTS/$kind-refused.txt" 2>&1; then
     lab_check "$kind.changed_disk_refused" fail "the restore went through"
     xl destroy "$name"
   else
