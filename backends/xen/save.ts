@@ -11,7 +11,7 @@
  *  4. filter the stream into the image as it arrives (every page checked against the frozen disk),
  *     committed atomically only if xl succeeded;
  *  5. --keep-running: resume the backend (re-enabling log-dirty, which xl save turned off) and unpause;
- *     otherwise destroy the domain, as a plain `xl save` does.
+ *     otherwise destroy the domain, as a plain `xl save` does, and release its tracking meanwhile.
  * Requests the backend answers between the suspend and the quiesce are harmless: the page filter checks
  * every left-out page against the disk as frozen after them, and blkfront re-issues after the resume
  * every request whose answer it had not seen.
@@ -132,8 +132,9 @@ export async function saveDomain(
       await domain.resume();
       await runXl(['unpause', String(domain.domid)]);
     } else {
-      await runXl(['destroy', String(domain.domid)]);
-      await domain.release();
+      // Side by side: the suspended guest never runs again, so its backend can stop while xl tears
+      // the domain down (one after the other they took 0.6-0.9 s in the lab).
+      await settleBoth(runXl(['destroy', String(domain.domid)]), domain.release());
     }
     const t5 = performance.now();
     const s = stats.stats;
@@ -340,6 +341,13 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
     },
     close: cleanup,
   };
+}
+
+/** Waits for both, whatever either does, then throws the first failure (in argument order). */
+async function settleBoth(a: Promise<unknown>, b: Promise<unknown>): Promise<void> {
+  const [ra, rb] = await Promise.allSettled([a, b]);
+  if (ra.status === 'rejected') throw ra.reason;
+  if (rb.status === 'rejected') throw rb.reason;
 }
 
 /** Failures after which xl completed its save and left the domain paused (`-p`). */

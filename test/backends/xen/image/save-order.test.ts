@@ -3,7 +3,7 @@
  * guest freezing its tasks for the suspend waits for their disk I/O (a backend quiesced first made the
  * suspend fail in the lab). Runs the orchestration against the stand-in `xl` on PATH.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadHasher, type Hasher64 } from '../../../../core/hash.ts';
 import { saveDomain } from '../../../../backends/xen/save.ts';
@@ -79,6 +79,25 @@ describe.each(['file', 'fifo'] as const)('xen save through a %s', (transport) =>
     expect(journal).toEqual(['suspended', 'quiesce', 'release']);
     expect(saved.pages.mapped).toBeGreaterThan(0);
     expect(saved.ms.suspend).toBeLessThanOrEqual(saved.ms.save);
+  });
+
+  it('releases the tracking while xl destroys the domain, and a failed release is reported', async () => {
+    const xlLog = (): Promise<string> => readFile(tmp.path('xl/log'), 'utf8');
+    const d = domain([]);
+    let destroyedAtRelease: boolean | undefined;
+    d.release = async () => {
+      destroyedAtRelease = (await xlLog()).includes('destroy 7');
+      throw new Error('tracking process gone');
+    };
+    const err = await saveDomain(d, tmp.path('g.lcxen'), { keepRunning: false, hasher, transport }).catch(
+      (e: unknown) => e,
+    );
+    expect(String(err)).toMatch(/tracking process gone/);
+    // The release began before xl had even started its destroy, which ran to its end all the same.
+    expect(destroyedAtRelease).toBe(false);
+    expect(await xlLog()).toContain('destroy 7');
+    // The image was committed before either.
+    await expect(stat(tmp.path('g.lcxen'))).resolves.toBeTruthy();
   });
 
   it('never quiesces (nor resumes) a backend whose domain did not suspend, and reports xl', async () => {

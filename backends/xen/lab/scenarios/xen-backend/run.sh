@@ -2,9 +2,9 @@
 # Scenario xen-backend: guests whose data disk is served by leanckpt's own blkif backend (not
 # xen-blkback), tracked with log-dirty. Per guest: `leanckpt xen create --daemon`, warm-up, status,
 # a recorded trace, `leanckpt xen save` (stop after save), `leanckpt xen restore` + the guest's own
-# integrity check, a second save/restore cycle on the restored guest, 15 s of `trace record --xen`
-# on it, a plain `xl save`/`xl restore` of the same guest for the size and time comparison, and a
-# restore from a changed disk that must be refused. Options (LAB_ARGS): mem=<MiB> workload=<name>
+# integrity check, a second save/restore cycle on the restored guest (before its restore, a restore
+# from a changed copy of a disk must be refused, naming that disk), 15 s of `trace record --xen` on
+# it, and a plain `xl save`/`xl restore` of the same guest for the size and time comparison. Options (LAB_ARGS): mem=<MiB> workload=<name>
 # guests="pv pvh" oracle=yes prof=yes (CPU profiles of each save and restore into the results' prof/)
 # stream=file|fifo (how `xen save`/`xen restore` pass the xl stream; by default each command's own)
 # fs=4k|1k (the data disk's ext4 block size) vcpus=<n> keep=yes (a `xen save --keep-running`: the
@@ -90,6 +90,27 @@ dump_logs() {
   cp "$LEANCKPT_RUN_DIR"/*.log "$LAB_RESULTS/" 2>/dev/null
 }
 
+# changed_disk_refused KIND NAME IMAGE: the restore of IMAGE from a changed copy of one disk (one byte
+# flipped in every MiB, so referenced sectors surely change) must be refused, naming that disk. Run
+# right after the save, while the domain is gone and every other disk is as the image left it. With
+# two disks the second is changed.
+changed_disk_refused() {
+  local kind=$1 name=$2 img=$3 disk=$LAB_WORK/$1.img vdev=xvda id=51712
+  if [ "$disks" = 2 ]; then disk=$LAB_WORK/$1.img.b vdev=xvdb id=51728; fi
+  cp "$disk" "$disk.changed"
+  node -e "const fs=require('fs');const fd=fs.openSync(process.argv[1],'r+');const b=Buffer.alloc(1);
+    for(let o=4096+123;o<fs.fstatSync(fd).size;o+=1<<20){fs.readSync(fd,b,0,1,o);b[0]^=0xff;fs.writeSync(fd,b,0,1,o)}" "$disk.changed"
+  if lck xen restore "$img" --disk "$vdev=$disk.changed" >"$LAB_RESULTS/$kind-refused.txt" 2>&1; then
+    lab_check "$kind.changed_disk_refused" fail "the restore went through"
+    xl destroy "$name"
+  elif grep -q "disk $id\b" "$LAB_RESULTS/$kind-refused.txt"; then
+    lab_check "$kind.changed_disk_refused" ok "$(tail -n 1 "$LAB_RESULTS/$kind-refused.txt" | cut -c1-160)"
+  else
+    lab_check "$kind.changed_disk_refused" fail "refused without naming disk $id ($vdev): $(tail -n 1 "$LAB_RESULTS/$kind-refused.txt" | cut -c1-120)"
+  fi
+  rm -f "$disk.changed"
+}
+
 # save_restore KIND NAME N: one leanckpt save/restore cycle and the guest's integrity report.
 save_restore() {
   local kind=$1 name=$2 n=$3 img=$LAB_WORK/$2-$3.lckx out=$LAB_RESULTS/$1-$3 mark
@@ -122,15 +143,16 @@ save_restore() {
       lab_result "$kind.capture" "$(json "$out-oracle.json" 'r.capture.toFixed(4)')"
     fi
   fi
+  if [ "$n" = "$cycles" ]; then changed_disk_refused "$kind" "$name" "$img"; fi
   mark=$(guest_lines "$name")
   lab_step "$kind.restore$n" lck_restore "$name" "$img" "$out-restore.json" || { dump_logs; return 1; }
   lab_result "$kind.restore$n.seconds" "$(json "$out-restore.json" '(r.ms.total/1000).toFixed(2)')"
   lab_result "$kind.restore$n.cpu_seconds" "$(json "$out-restore.json" '((r.cpuMs.user+r.cpuMs.system)/1000).toFixed(2)')"
   lab_result "$kind.restore$n.pages_from_disk" "$(json "$out-restore.json" r.pagesMapped)"
   lab_step "$kind.integrity$n" guest_integrity "$name" "$mark" 300 || return 1
-  # Only the last cycle's image is used again (the changed-disk refusal): with many cycles the others
-  # filled dom0's memory with page cache until a plain `xl save` took a minute (run 51).
-  if [ "$n" != "$cycles" ]; then rm -f "$img"; fi
+  # Restored images go: with many cycles they filled dom0's memory with page cache until a plain
+  # `xl save` took a minute (run 51).
+  rm -f "$img"
   guest_wait "$name" '^GUEST iter ' 300 "$(guest_lines "$name")" >/dev/null
 }
 
@@ -202,20 +224,6 @@ cycle() {
   xl destroy "$name"
   rm -f "$LAB_WORK/plain.xl"
 
-  # A changed disk: one byte flipped in every MiB of a copy, so referenced sectors surely change. With
-  # two disks the second is changed, so that the refusal must name it.
-  local vdev=xvda changed=$disk
-  if [ "$disks" = 2 ]; then vdev=xvdb changed=$disk.b; fi
-  cp "$changed" "$disk.changed"
-  node -e "const fs=require('fs');const fd=fs.openSync(process.argv[1],'r+');const b=Buffer.alloc(1);
-    for(let o=4096+123;o<fs.fstatSync(fd).size;o+=1<<20){fs.readSync(fd,b,0,1,o);b[0]^=0xff;fs.writeSync(fd,b,0,1,o)}" "$disk.changed"
-  if lck xen restore "$LAB_WORK/$name-$cycles.lckx" --disk "$vdev=$disk.changed" >"$LAB_RESULTS/$kind-refused.txt" 2>&1; then
-    lab_check "$kind.changed_disk_refused" fail "the restore went through"
-    xl destroy "$name"
-  else
-    lab_check "$kind.changed_disk_refused" ok "$(tail -n 1 "$LAB_RESULTS/$kind-refused.txt" | cut -c1-160)"
-  fi
-  rm -f "$disk.changed"
 }
 
 verified=()
