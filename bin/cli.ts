@@ -30,6 +30,7 @@ export function buildProgram(): Command {
       'Fast, space-efficient VM checkpoints: pages that hold disk blocks are stored as references to\n' +
         'the disk, not as data. Exit codes: 0 ok, 1 verification failed (invalid image, or a page\n' +
         'a restore could not prove), 2 bad usage or input, 3 internal error, 4 the backend failed,\n' +
+        '5 the system refused an operation (no space, no permission, an I/O error),\n' +
         '130 interrupted.',
     )
     .version(VERSION, '-V, --version', 'print the version and exit')

@@ -50,3 +50,31 @@ export class VerificationError extends Error {
     super(message);
   }
 }
+
+/**
+ * The operating system refused what leanckpt needed (no space left, no permission, a read-only file
+ * system, an I/O error): not a bug, and not bad input. `code` is the errno name, e.g. "ENOSPC".
+ */
+export class EnvironmentError extends Error {
+  override readonly name = 'EnvironmentError';
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Node's failed system calls carry the errno name and the call (`code`, `syscall`). */
+export function isSystemError(err: unknown): err is Error & { code: string; syscall: string } {
+  return (
+    err instanceof Error &&
+    typeof (err as { code?: unknown }).code === 'string' &&
+    typeof (err as { syscall?: unknown }).syscall === 'string'
+  );
+}
+
+/** A failed system call as an EnvironmentError saying what leanckpt was doing; anything else as it is. */
+export function withContext(doing: string, err: unknown): unknown {
+  return isSystemError(err) ? new EnvironmentError(`${doing}: ${err.message}`, err.code) : err;
+}

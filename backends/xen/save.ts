@@ -21,7 +21,7 @@ import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Hasher64 } from '../../core/hash.ts';
-import { CheckpointError } from '../../core/errors.ts';
+import { CheckpointError, withContext } from '../../core/errors.ts';
 import { StreamFormatError } from './stream/errors.ts';
 import { GrowingFileSource } from './stream/file-source.ts';
 import { diskFileStore, freezeCopy, hashFileChunks, type DiskFile } from './disk-files.ts';
@@ -211,8 +211,12 @@ async function freeze(
     let path = d.path;
     if (copy) {
       path = frozenDiskPath(image, d.vdev);
-      await rm(path, { force: true });
-      await freezeCopy(d.path, path);
+      try {
+        await rm(path, { force: true });
+        await freezeCopy(d.path, path);
+      } catch (e) {
+        throw withContext(`cannot copy disk ${d.vdev} (${d.path}) to ${path} for --keep-running`, e);
+      }
       copies.push(path);
     }
     files.push({ id: d.id, path, sectors: d.sectors });

@@ -40,6 +40,7 @@ lab_timed() {
   out=$({ TIMEFORMAT='%R %U %S'; time "$@" >>"$LAB_RESULTS/xl.log" 2>&1; } 2>&1)
   rc=$?
   read -r wall user sys <<<"$out"
+  LAB_TIMED_WALL=$wall
   lab_result "$key.seconds" "$wall"
   lab_result "$key.cpu_seconds" "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')"
   return $rc

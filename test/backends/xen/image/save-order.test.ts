@@ -3,8 +3,9 @@
  * guest freezing its tasks for the suspend waits for their disk I/O (a backend quiesced first made the
  * suspend fail in the lab). Runs the orchestration against the stand-in `xl` on PATH.
  */
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { EnvironmentError } from '../../../../core/errors.ts';
 import { loadHasher, type Hasher64 } from '../../../../core/hash.ts';
 import { saveDomain } from '../../../../backends/xen/save.ts';
 import { saveState, untilSuspended, type SaveState } from '../../../../backends/xen/suspend-wait.ts';
@@ -98,6 +99,29 @@ describe.each(['file', 'fifo'] as const)('xen save through a %s', (transport) =>
     expect(await xlLog()).toContain('destroy 7');
     // The image was committed before either.
     await expect(stat(tmp.path('g.lcxen'))).resolves.toBeTruthy();
+  });
+
+  it('reports a disk copy the system refused, naming the disk, and lets the guest go on', async () => {
+    // A directory cannot be copied: the same path through the code as a full file system.
+    await mkdir(tmp.path('not-a-file'));
+    const journal: string[] = [];
+    const d = new RecordingDomain(
+      7,
+      { id: DISK_ID, vdev: 'xvda', path: tmp.path('not-a-file'), sectors: 2048 },
+      g.map,
+      journal,
+    );
+    const err = await saveDomain(d, tmp.path('g.lcxen'), { keepRunning: true, hasher, transport }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(EnvironmentError);
+    expect((err as EnvironmentError).code).toBe('EISDIR');
+    expect(String(err)).toMatch(/cannot copy disk xvda .*not-a-file.* for --keep-running: EISDIR/);
+    expect(journal).toEqual(['quiesce', 'resume']);
+    // No image, no copy, no stream file left behind. Through a file xl finished and left the domain
+    // paused, so it was unpaused; through a FIFO, closed early, xl failed and resumed the guest itself.
+    expect((await tmp.files()).filter((f) => !['xl', 'xvda.raw', 'not-a-file'].includes(f))).toEqual([]);
+    expect((await readFile(tmp.path('xl/log'), 'utf8')).includes('unpause 7')).toBe(transport === 'file');
   });
 
   it('never quiesces (nor resumes) a backend whose domain did not suspend, and reports xl', async () => {
