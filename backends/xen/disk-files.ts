@@ -3,7 +3,7 @@
  * can, else a plain copy), whole-content hashes, and a block store over them.
  */
 import { constants } from 'node:fs';
-import { copyFile, open, rm, stat } from 'node:fs/promises';
+import { copyFile, open, rename, rm, stat } from 'node:fs/promises';
 import { updateInBackground, type Hasher64 } from '../../core/hash.ts';
 import type { BlockStore } from '../../core/ports.ts';
 import { FileBlockStore } from '../file/file-block-store.ts';
@@ -102,12 +102,24 @@ export async function hashFileContent(
   return { hash, chunkSectors };
 }
 
-/** Copies `src` to `dst`, sharing extents (reflink) where the file system supports it. */
+/**
+ * Copies `src` to `dst`, sharing extents (reflink) where the file system supports it, durably: into a
+ * temporary file beside `dst`, flushed, then renamed, so that `dst` is either absent or whole (an image
+ * that names it is committed, with its directory flushed, only after this returns).
+ */
 export async function freezeCopy(src: string, dst: string): Promise<void> {
+  const tmp = `${dst}.tmp-${process.pid}`;
   try {
-    await copyFile(src, dst, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
+    await copyFile(src, tmp, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
+    const copy = await open(tmp, 'r+');
+    try {
+      await copy.datasync();
+    } finally {
+      await copy.close();
+    }
+    await rename(tmp, dst);
   } catch (e) {
-    await rm(dst, { force: true });
+    await rm(tmp, { force: true });
     throw e;
   }
 }

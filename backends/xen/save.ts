@@ -8,8 +8,10 @@
  *     disk files themselves, which nothing writes once the domain is gone. Their content hashes come
  *     from the tracking (TrackedDomain.quiescedContent, asked for now and given beside the filter),
  *     or are read from the frozen disks meanwhile;
- *  4. filter the stream into the image as it arrives (every page checked against the frozen disk),
- *     committed atomically only if xl succeeded;
+ *  4. filter the stream into the image as it arrives (every page checked against the disk as frozen),
+ *     committed atomically only if xl succeeded and every copy is whole and flushed. The copies are
+ *     made beside the filter, which reads the live disks meanwhile: until the guest resumes (after
+ *     the commit) nothing writes them, so they hold what the copies will;
  *  5. --keep-running: resume the backend (re-enabling log-dirty, which xl save turned off) and unpause;
  *     otherwise destroy the domain, as a plain `xl save` does, and release its tracking meanwhile.
  * Requests the backend answers between the suspend and the quiesce are harmless: the page filter checks
@@ -21,7 +23,7 @@ import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Hasher64 } from '../../core/hash.ts';
-import { CheckpointError, withContext } from '../../core/errors.ts';
+import { CheckpointError, EnvironmentError, withContext } from '../../core/errors.ts';
 import { StreamFormatError } from './stream/errors.ts';
 import { GrowingFileSource } from './stream/file-source.ts';
 import { diskFileStore, freezeCopy, hashFileChunks, type DiskFile } from './disk-files.ts';
@@ -49,6 +51,8 @@ export interface XenSaveOptions {
    * the backend is quiesced as soon as xl has started (for test doubles, whose xl suspends nothing).
    */
   readonly untilSuspended?: (domid: number, xlDone: Promise<unknown>) => Promise<void>;
+  /** How --keep-running copies a disk (default freezeCopy: whole and flushed when it resolves). */
+  readonly copyDisk?: (src: string, dst: string) => Promise<void>;
 }
 
 export interface XenSaveResult {
@@ -82,6 +86,8 @@ export interface XenSaveResult {
     readonly suspend: number;
     readonly quiesce: number;
     readonly freeze: number;
+    /** --keep-running: how long the disk copies took, beside the filter. */
+    readonly copy?: number;
     /** From starting `xl save` until both it and the image are done. */
     readonly save: number;
     /** The `xl save` process alone: what `save` adds beyond it is leanckpt's. */
@@ -110,6 +116,7 @@ export async function saveDomain(
   const t0 = performance.now();
   const cpu0 = cpuMark();
   const copies: string[] = [];
+  let frozen: Frozen | undefined;
   let quiesced = false;
   let saved = false;
   const run = await startSave(opts.transport ?? 'file', domain.domid, image);
@@ -121,9 +128,10 @@ export async function saveDomain(
     // Asked now, answered while the stream is filtered; a tracking that cannot answer costs a read.
     const tracked = domain.quiescedContent?.().catch(() => undefined) ?? Promise.resolve(undefined);
     const t2 = performance.now();
-    const frozen = await freeze(domain.disks(), image, opts.keepRunning, copies);
+    frozen = freeze(domain.disks(), image, opts.keepRunning && (opts.copyDisk ?? freezeCopy), copies);
     const t3 = performance.now();
     const stats = await run.filter(frozen, map, opts.hasher, tracked);
+    const copyMs = await frozen.copied;
     const hashes = await stats.hashes;
     const trackedContent = await tracked;
     saved = true;
@@ -166,6 +174,7 @@ export async function saveDomain(
         suspend: t1 - t0,
         quiesce: t2 - t1,
         freeze: t3 - t2,
+        ...(opts.keepRunning ? { copy: copyMs } : {}),
         save: t4 - t0,
         xl: run.xl.elapsedMs(),
         after: t5 - t4,
@@ -180,6 +189,8 @@ export async function saveDomain(
   } catch (err) {
     const error = await run.abandon(err);
     if (!saved) {
+      // A copy still under way would land after its removal.
+      await frozen?.copied.catch(() => undefined);
       for (const c of copies) await rm(c, { force: true });
       // The guest goes on as before the save: the backend serves it again (xl resumes a domain whose
       // save failed; one whose save xl completed is paused and is unpaused here).
@@ -195,34 +206,43 @@ export async function saveDomain(
 }
 
 interface Frozen {
+  /** As the image records them: with --keep-running, the copies. */
   readonly disks: XenDisk[];
+  /** What the save reads: the disks themselves, which hold the frozen content until the guest resumes. */
   readonly files: DiskFile[];
+  /** Resolves, with the time they took, once every copy is whole and flushed (at once without copies). */
+  readonly copied: Promise<number>;
 }
 
-async function freeze(
+/** Starts the --keep-running copies (beside the filter, see above); names the disks the image records. */
+function freeze(
   disks: readonly TrackedDisk[],
   image: string,
-  copy: boolean,
+  copy: false | ((src: string, dst: string) => Promise<void>),
   copies: string[],
-): Promise<Frozen> {
-  const files: DiskFile[] = [];
-  const out: XenDisk[] = [];
-  for (const d of disks) {
-    let path = d.path;
-    if (copy) {
-      path = frozenDiskPath(image, d.vdev);
-      try {
-        await rm(path, { force: true });
-        await freezeCopy(d.path, path);
-      } catch (e) {
-        throw withContext(`cannot copy disk ${d.vdev} (${d.path}) to ${path} for --keep-running`, e);
-      }
-      copies.push(path);
-    }
-    files.push({ id: d.id, path, sectors: d.sectors });
-    out.push({ id: d.id, sectors: d.sectors, vdev: d.vdev, path });
-  }
-  return { disks: out, files };
+): Frozen {
+  const files = disks.map((d) => ({ id: d.id, path: d.path, sectors: d.sectors }));
+  const at = disks.map((d) => (copy ? frozenDiskPath(image, d.vdev) : d.path));
+  copies.push(...(copy ? at : []));
+  const t0 = performance.now();
+  const copied = copy
+    ? Promise.all(
+        disks.map(async (d, i) => {
+          try {
+            await rm(at[i]!, { force: true });
+            await copy(d.path, at[i]!);
+          } catch (e) {
+            throw withContext(`cannot copy disk ${d.vdev} (${d.path}) to ${at[i]} for --keep-running`, e);
+          }
+        }),
+      ).then(() => performance.now() - t0)
+    : Promise.resolve(0);
+  copied.catch(() => undefined);
+  return {
+    disks: disks.map((d, i) => ({ id: d.id, sectors: d.sectors, vdev: d.vdev, path: at[i]! })),
+    files,
+    copied,
+  };
 }
 
 /**
@@ -318,7 +338,10 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
           disks: frozen.disks,
           diskHashes: hashes.then((h) => [...h].map(([id, c]) => ({ id, ...c }))),
           hasher,
-          beforeCommit: async () => void (await xl.done),
+          beforeCommit: async () => {
+            await xl.done;
+            await frozen.copied;
+          },
         });
         return { stats, hashes, ...(stream instanceof GrowingFileSource ? { waits: stream.waits } : {}) };
       } finally {
@@ -335,7 +358,9 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
       // reported as such (not as a failed file write); anything else as it came.
       const cause = e instanceof CheckpointError ? e.cause : e;
       let error = e;
-      if (cause instanceof StreamFormatError) {
+      if (cause instanceof EnvironmentError) {
+        error = cause; // a copy the system refused: what the user must fix, named as such
+      } else if (cause instanceof StreamFormatError) {
         error = cause.message.startsWith('Save stream truncated') && xlError !== undefined ? xlError : cause;
       } else if (xlError !== undefined && e instanceof DomainNotSuspendedError) {
         error = xlError;

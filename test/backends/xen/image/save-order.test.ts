@@ -3,11 +3,12 @@
  * guest freezing its tasks for the suspend waits for their disk I/O (a backend quiesced first made the
  * suspend fail in the lab). Runs the orchestration against the stand-in `xl` on PATH.
  */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EnvironmentError } from '../../../../core/errors.ts';
 import { loadHasher, type Hasher64 } from '../../../../core/hash.ts';
 import { saveDomain } from '../../../../backends/xen/save.ts';
+import { freezeCopy } from '../../../../backends/xen/disk-files.ts';
 import { saveState, untilSuspended, type SaveState } from '../../../../backends/xen/suspend-wait.ts';
 import type { DomainInfo } from '../../../../backends/xen/ffi/xenctrl.ts';
 import { tempDir } from '../../../support/image-fakes.ts';
@@ -101,27 +102,53 @@ describe.each(['file', 'fifo'] as const)('xen save through a %s', (transport) =>
     await expect(stat(tmp.path('g.lcxen'))).resolves.toBeTruthy();
   });
 
-  it('reports a disk copy the system refused, naming the disk, and lets the guest go on', async () => {
-    // A directory cannot be copied: the same path through the code as a full file system.
-    await mkdir(tmp.path('not-a-file'));
+  it('--keep-running: filters while the disks are copied, commits only once they are whole', async () => {
     const journal: string[] = [];
-    const d = new RecordingDomain(
-      7,
-      { id: DISK_ID, vdev: 'xvda', path: tmp.path('not-a-file'), sectors: 2048 },
-      g.map,
-      journal,
-    );
-    const err = await saveDomain(d, tmp.path('g.lcxen'), { keepRunning: true, hasher, transport }).catch(
-      (e: unknown) => e,
-    );
+    const image = tmp.path('g.lcxen');
+    const imageFiles = async (): Promise<string[]> =>
+      (await tmp.files()).filter((f) => f.startsWith('g.lcxen') && !f.includes('.raw'));
+    const saved = await saveDomain(domain(journal), image, {
+      keepRunning: true,
+      hasher,
+      transport,
+      copyDisk: async (src, dst) => {
+        // Held until the filter has begun writing the image: a copy made before it would never end.
+        while ((await imageFiles()).length === 0) await new Promise((r) => setTimeout(r, 5));
+        await freezeCopy(src, dst);
+        // A slow copy: the filter has time to finish meanwhile, and the commit must still wait.
+        await new Promise((r) => setTimeout(r, 300));
+        journal.push(`copied; image files then: ${(await imageFiles()).join(',')}`);
+      },
+    });
+    // The image was still a temporary file when the copy was done: committed after it.
+    expect(journal).toEqual([
+      'quiesce',
+      expect.stringMatching(/^copied; image files then: g\.lcxen\.tmp-\d+-[0-9a-f]+$/),
+      'resume',
+    ]);
+    expect(saved.disks[0]!.path).toBe(tmp.path('g.lcxen.xvda.raw'));
+    expect(await readFile(saved.disks[0]!.path)).toEqual(await readFile(tmp.path('xvda.raw')));
+    expect(saved.ms.copy).toBeGreaterThan(0);
+  });
+
+  it('reports a disk copy the system refused, naming the disk, and lets the guest go on', async () => {
+    // The copy's temporary file already there: the same path through the code as a full file system.
+    await writeFile(tmp.path(`g.lcxen.xvda.raw.tmp-${process.pid}`), 'in the way');
+    const journal: string[] = [];
+    const err = await saveDomain(domain(journal), tmp.path('g.lcxen'), {
+      keepRunning: true,
+      hasher,
+      transport,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EnvironmentError);
-    expect((err as EnvironmentError).code).toBe('EISDIR');
-    expect(String(err)).toMatch(/cannot copy disk xvda .*not-a-file.* for --keep-running: EISDIR/);
+    expect((err as EnvironmentError).code).toBe('EEXIST');
+    expect(String(err)).toMatch(/cannot copy disk xvda .*xvda\.raw.* for --keep-running: EEXIST/);
     expect(journal).toEqual(['quiesce', 'resume']);
-    // No image, no copy, no stream file left behind. Through a file xl finished and left the domain
-    // paused, so it was unpaused; through a FIFO, closed early, xl failed and resumed the guest itself.
-    expect((await tmp.files()).filter((f) => !['xl', 'xvda.raw', 'not-a-file'].includes(f))).toEqual([]);
-    expect((await readFile(tmp.path('xl/log'), 'utf8')).includes('unpause 7')).toBe(transport === 'file');
+    // No image, no copy, no stream file left behind. The failure counts at the commit, when xl has
+    // finished and left the domain paused: it was unpaused.
+    expect((await tmp.files()).filter((f) => !['xl', 'xvda.raw'].includes(f))).toEqual([]);
+    const log = await readFile(tmp.path('xl/log'), 'utf8');
+    expect(log).toContain('unpause 7');
   });
 
   it('never quiesces (nor resumes) a backend whose domain did not suspend, and reports xl', async () => {

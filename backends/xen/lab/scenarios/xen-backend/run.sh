@@ -164,6 +164,7 @@ keep_running() {
   lab_step "$kind.save_keep" lck_save "$name" "$img" "$out-save.json" --keep-running || { dump_logs; return 1; }
   lab_result "$kind.save_keep.reduction" "$(json "$out-save.json" 'r.reduction.toFixed(4)')"
   lab_result "$kind.save_keep.seconds" "$(json "$out-save.json" '(r.ms.total/1000).toFixed(2)')"
+  lab_result "$kind.save_keep.copy_seconds" "$(json "$out-save.json" '((r.ms.copy ?? r.ms.freeze)/1000).toFixed(2)')"
   lab_result "$kind.save_keep.disk" "$(json "$out-save.json" 'r.disks[0].path')"
   # Two more workload iterations: the guest runs on, on the live disk, its frontend still connected.
   guest_wait "$name" '^GUEST iter ' 300 "$mark" >/dev/null &&
