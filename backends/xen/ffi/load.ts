@@ -80,6 +80,25 @@ export function requireDevice(path: string): void {
   if (!existsSync(path)) throw new XenUnavailableError(`${path} (load the Xen dom0 drivers)`);
 }
 
+export const EINTR = 4;
+
+/**
+ * Runs a C call again while it fails with EINTR: a signal arrived during the system call (a profiler's
+ * SIGPROF did so while gntdev mapped a ring in the lab, and the restored guest's disk failed). Nothing
+ * it retries has done part of its work when it fails so. Gives up after `tries` and returns the last
+ * result, for the caller's own check to report.
+ */
+export function retryInterrupted<T>(
+  call: () => T,
+  failed: (result: T) => boolean,
+  errno: () => number = () => koffi().errno(),
+  tries = 100,
+): T {
+  let result = call();
+  for (let n = 1; n < tries && failed(result) && errno() === EINTR; n++) result = call();
+  return result;
+}
+
 /** Throws a plain Error naming the call and errno when a C call failed. */
 export function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(`${what} failed (errno ${koffi().errno()})`);

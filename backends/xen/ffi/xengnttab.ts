@@ -3,7 +3,7 @@
  * ring pages a frontend granted, and grant copy (xengnttab_grant_copy_segment_t, 24 B: source@0,
  * dest@8 as {virt} or {u32 ref, u16 offset, u16 domid}; u16 len@16, u16 flags@18, i16 status@20).
  */
-import { bytesAt, cfunc, check, isNull, library, requireDevice, type Ptr } from './load.ts';
+import { bytesAt, cfunc, check, isNull, library, requireDevice, retryInterrupted, type Ptr } from './load.ts';
 import { PROT_READ, PROT_WRITE, type Mapping } from './xenforeignmemory.ts';
 
 export const GNTCOPY = { sourceGref: 1, destGref: 2 } as const;
@@ -55,12 +55,10 @@ export class GntTab {
 
   /** Maps `refs` of `domid` as one linear, writable mapping (a multi-page ring). */
   mapRefs(domid: number, refs: readonly number[]): Mapping {
-    const addr = this.f.mapDomainRefs(
-      this.h,
-      refs.length,
-      domid,
-      Uint32Array.from(refs),
-      PROT_READ | PROT_WRITE,
+    const grants = Uint32Array.from(refs);
+    const addr = retryInterrupted(
+      () => this.f.mapDomainRefs(this.h, refs.length, domid, grants, PROT_READ | PROT_WRITE),
+      isNull,
     );
     check(!isNull(addr), `xengnttab_map_domain_grant_refs(domain ${domid})`);
     return {
@@ -71,6 +69,12 @@ export class GntTab {
 
   /** Runs `count` encoded copy segments; each segment's status (@20) is written back into `segs`. */
   copy(segs: Uint8Array, count: number): boolean {
-    return this.f.copy(this.h, count, segs) === 0;
+    // A copy repeated in whole is harmless: each segment moves the same bytes to the same place.
+    return (
+      retryInterrupted(
+        () => this.f.copy(this.h, count, segs),
+        (rc) => rc !== 0,
+      ) === 0
+    );
   }
 }

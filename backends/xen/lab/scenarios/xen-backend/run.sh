@@ -174,6 +174,16 @@ keep_running() {
     return 1
   }
   lab_check "$kind.keep_running" ok "the guest went on working"
+  # xl's save turned log-dirty off; the resume must have turned it on again.
+  if [ "$logdirty_ms" != 0 ]; then
+    local state
+    state=$(lck xen status "$name" --json >"$out-status.json" && json "$out-status.json" 'r.status.logDirty.state')
+    if [ "$state" = active ]; then
+      lab_check "$kind.keep_log_dirty" ok "log-dirty active again after the save"
+    else
+      lab_check "$kind.keep_log_dirty" fail "log-dirty ${state:-unknown} after the save"
+    fi
+  fi
   mark=$(guest_lines "$name")
   lab_step "$kind.restore_keep" lck_restore "$name" "$img" "$out-restore.json" || { dump_logs; return 1; }
   lab_result "$kind.restore_keep.seconds" "$(json "$out-restore.json" '(r.ms.total/1000).toFixed(2)')"
