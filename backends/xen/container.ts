@@ -17,7 +17,9 @@ import type { DomainAttacher } from './tracked-domain.ts';
 
 export const XEN_TOKENS = {
   /** Opens the host handles for one domain. */
-  HostFactory: Symbol.for('leanckpt.xen.HostFactory') as ServiceIdentifier<(domid: number) => DomainHost>,
+  HostFactory: Symbol.for('leanckpt.xen.HostFactory') as ServiceIdentifier<
+    (domid: number, log?: (message: string) => void) => DomainHost
+  >,
   /** Reaches the tracking process of a domain. */
   Tracked: Symbol.for('leanckpt.xen.Tracked') as ServiceIdentifier<
     (domid: number) => Promise<RemoteTrackedDomain>

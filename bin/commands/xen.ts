@@ -132,7 +132,8 @@ async function foreground(
   // Loaded only here: the tracker and rxjs cost seconds to start in an emulated dom0, and the other
   // commands (save, restore) never need them.
   const { startTracking } = await import('../../backends/xen/daemon/run.ts');
-  const host = c.get(XEN_TOKENS.HostFactory)(domid);
+  const log = (m: string): void => void process.stderr.write(`leanckpt[dom${domid}]: ${m}\n`);
+  const host = c.get(XEN_TOKENS.HostFactory)(domid, log);
   const socket = socketPath(domid);
   const t = await startTracking(host, {
     disks,
@@ -141,7 +142,7 @@ async function foreground(
     unpause,
     ...(record ? { record: resolve(record) } : {}),
     hasher: c.get(TOKENS.Hasher),
-    log: (m) => void process.stderr.write(`leanckpt[dom${domid}]: ${m}\n`),
+    log,
   });
   process.once('SIGTERM', () => t.stop());
   onStarted(domid, socket);

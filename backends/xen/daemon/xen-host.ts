@@ -20,8 +20,11 @@ export class NoSuchDomainError extends Error {
   override readonly name = 'NoSuchDomainError';
 }
 
-/** Opens every handle tracking `domid` needs. Throws XenUnavailableError outside a dom0. */
-export function openXenHost(domid: number): DomainHost {
+/**
+ * Opens every handle tracking `domid` needs. Throws XenUnavailableError outside a dom0. `log` hears of
+ * system calls a signal interrupted, which are made again: rare, and worth knowing when they happen.
+ */
+export function openXenHost(domid: number, log: (message: string) => void = () => {}): DomainHost {
   const xc = XenCtrl.open();
   const info = xc.domain(domid);
   if (!info || info.dying) throw new NoSuchDomainError(`no domain ${domid}`);
@@ -137,7 +140,14 @@ export function openXenHost(domid: number): DomainHost {
     pageCount,
     xs,
     connector: {
-      mapRing: (d, refs) => gnt.mapRefs(d, refs),
+      mapRing: (d, refs) => {
+        const before = gnt.interrupted;
+        const ring = gnt.mapRefs(d, refs);
+        if (gnt.interrupted > before) {
+          log(`mapping the ring of domain ${d} was interrupted ${gnt.interrupted - before} time(s); retried`);
+        }
+        return ring;
+      },
       bindEventChannel: (d, port, onEvent) => evt.bind(d, port, onEvent),
     },
     mover,
@@ -186,6 +196,7 @@ export function openXenHost(domid: number): DomainHost {
       return now !== undefined && !now.dying;
     },
     close() {
+      if (gnt.interrupted > 0) log(`${gnt.interrupted} grant call(s) interrupted by a signal, each retried`);
       live?.close();
       tableMap.unmap();
       if (bitmap) xc.freeBitmap(bitmap);

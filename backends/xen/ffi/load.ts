@@ -86,16 +86,20 @@ export const EINTR = 4;
  * Runs a C call again while it fails with EINTR: a signal arrived during the system call (a profiler's
  * SIGPROF did so while gntdev mapped a ring in the lab, and the restored guest's disk failed). Nothing
  * it retries has done part of its work when it fails so. Gives up after `tries` and returns the last
- * result, for the caller's own check to report.
+ * result, for the caller's own check to report; `onRetry` hears of each retry.
  */
 export function retryInterrupted<T>(
   call: () => T,
   failed: (result: T) => boolean,
-  errno: () => number = () => koffi().errno(),
-  tries = 100,
+  opts: { readonly errno?: () => number; readonly tries?: number; readonly onRetry?: () => void } = {},
 ): T {
+  const errno = opts.errno ?? (() => koffi().errno());
+  const tries = opts.tries ?? 100;
   let result = call();
-  for (let n = 1; n < tries && failed(result) && errno() === EINTR; n++) result = call();
+  for (let n = 1; n < tries && failed(result) && errno() === EINTR; n++) {
+    opts.onRetry?.();
+    result = call();
+  }
   return result;
 }
 

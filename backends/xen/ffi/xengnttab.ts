@@ -36,6 +36,9 @@ function load(): Fns {
 }
 
 export class GntTab {
+  private retries = 0;
+  private readonly retried = { onRetry: () => void this.retries++ };
+
   private constructor(
     private readonly f: Fns,
     private readonly h: Ptr,
@@ -53,12 +56,18 @@ export class GntTab {
     this.f.close(this.h);
   }
 
+  /** How many calls a signal interrupted, each made again (see retryInterrupted). */
+  get interrupted(): number {
+    return this.retries;
+  }
+
   /** Maps `refs` of `domid` as one linear, writable mapping (a multi-page ring). */
   mapRefs(domid: number, refs: readonly number[]): Mapping {
     const grants = Uint32Array.from(refs);
     const addr = retryInterrupted(
       () => this.f.mapDomainRefs(this.h, refs.length, domid, grants, PROT_READ | PROT_WRITE),
       isNull,
+      this.retried,
     );
     check(!isNull(addr), `xengnttab_map_domain_grant_refs(domain ${domid})`);
     return {
@@ -74,6 +83,7 @@ export class GntTab {
       retryInterrupted(
         () => this.f.copy(this.h, count, segs),
         (rc) => rc !== 0,
+        this.retried,
       ) === 0
     );
   }

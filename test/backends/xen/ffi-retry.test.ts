@@ -18,24 +18,26 @@ function flaky(errnos: number[]): { call: () => number; errno: () => number; cal
 const failed = (rc: number): boolean => rc !== 0;
 
 describe('retryInterrupted', () => {
-  it('makes an interrupted call again until it succeeds', () => {
+  it('makes an interrupted call again until it succeeds, telling of each retry', () => {
     const f = flaky([EINTR, EINTR, EINTR]);
-    expect(retryInterrupted(f.call, failed, f.errno)).toBe(0);
+    let retries = 0;
+    expect(retryInterrupted(f.call, failed, { errno: f.errno, onRetry: () => retries++ })).toBe(0);
     expect(f.calls()).toBe(4);
+    expect(retries).toBe(3);
   });
   it('returns any other failure at once, for the caller to report', () => {
     const f = flaky([22 /* EINVAL */]);
-    expect(retryInterrupted(f.call, failed, f.errno)).toBe(-1);
+    expect(retryInterrupted(f.call, failed, { errno: f.errno })).toBe(-1);
     expect(f.calls()).toBe(1);
   });
   it('stops after its tries, however often it is interrupted', () => {
     const f = flaky(Array.from({ length: 50 }, () => EINTR));
-    expect(retryInterrupted(f.call, failed, f.errno, 10)).toBe(-1);
+    expect(retryInterrupted(f.call, failed, { errno: f.errno, tries: 10 })).toBe(-1);
     expect(f.calls()).toBe(10);
   });
   it('does not call again after a success', () => {
     const f = flaky([]);
-    expect(retryInterrupted(f.call, failed, f.errno)).toBe(0);
+    expect(retryInterrupted(f.call, failed, { errno: f.errno })).toBe(0);
     expect(f.calls()).toBe(1);
   });
 });
