@@ -37,6 +37,7 @@ import type {
   TrackedDisk,
   TrackedDomain,
 } from './tracked-domain.ts';
+import { checkRoomForCopies, type RoomProbe } from './copy-room.ts';
 import { cpuMark, cpuSince, type CpuMs } from './cpu-time.ts';
 import { DomainNotSuspendedError } from './suspend-wait.ts';
 import { growStreamPipe, makeFifo, runXl, startXl, type XlRun } from './xl-process.ts';
@@ -53,6 +54,8 @@ export interface XenSaveOptions {
   readonly untilSuspended?: (domid: number, xlDone: Promise<unknown>) => Promise<void>;
   /** How --keep-running copies a disk (default freezeCopy: whole and flushed when it resolves). */
   readonly copyDisk?: (src: string, dst: string) => Promise<void>;
+  /** Where --keep-running's room for the copies is measured (default: the file system itself). */
+  readonly room?: RoomProbe;
 }
 
 export interface XenSaveResult {
@@ -119,6 +122,8 @@ export async function saveDomain(
   let frozen: Frozen | undefined;
   let quiesced = false;
   let saved = false;
+  // Before xl suspends the guest: a save refused for want of room costs the guest nothing.
+  if (opts.keepRunning) await checkRoomForCopies(domain.disks(), dirname(image), opts.room);
   const run = await startSave(opts.transport ?? 'file', domain.domid, image);
   try {
     await (opts.untilSuspended?.(domain.domid, run.xl.done) ?? Promise.resolve());

@@ -116,7 +116,11 @@ export function registerXenCommands(program: Command): void {
     )
     .argument('<domain>', 'domain id or name')
     .argument('<image>', 'the image to write (atomically)')
-    .option('--keep-running', 'keep the domain running (the disks are copied, reflinked where possible)')
+    .option(
+      '--keep-running',
+      'keep the domain running (the disks are copied beside the image, reflinked where possible; ' +
+        'refused at once, exit 5, if there is no room for the copies)',
+    )
     .addOption(streamOption('file'))
     .option('--json', 'print the result as JSON')
     .addHelpText(

@@ -131,6 +131,22 @@ describe.each(['file', 'fifo'] as const)('xen save through a %s', (transport) =>
     expect(saved.ms.copy).toBeGreaterThan(0);
   });
 
+  it('--keep-running without room for the copies is refused before xl suspends the guest', async () => {
+    const journal: string[] = [];
+    const err = await saveDomain(domain(journal), tmp.path('g.lcxen'), {
+      keepRunning: true,
+      hasher,
+      transport,
+      room: { free: async () => 0, shares: async () => false },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EnvironmentError);
+    expect(String(err)).toMatch(/not enough room .* to copy xvda for --keep-running/);
+    expect(journal).toEqual([]);
+    // xl was never started: its log does not even exist.
+    await expect(readFile(tmp.path('xl/log'), 'utf8')).rejects.toThrow(/ENOENT/);
+    expect((await tmp.files()).filter((f) => !['xl', 'xvda.raw'].includes(f))).toEqual([]);
+  });
+
   it('reports a disk copy the system refused, naming the disk, and lets the guest go on', async () => {
     // The copy's temporary file already there: the same path through the code as a full file system.
     await writeFile(tmp.path(`g.lcxen.xvda.raw.tmp-${process.pid}`), 'in the way');

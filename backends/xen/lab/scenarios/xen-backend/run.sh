@@ -159,7 +159,19 @@ save_restore() {
 # keep_running KIND NAME: `xen save --keep-running`, the guest goes on working; then the guest is
 # destroyed and the image restored from the disk copy the save froze beside it.
 keep_running() {
-  local kind=$1 name=$2 img=$LAB_WORK/$2-keep.lckx out=$LAB_RESULTS/$1-keep mark
+  local kind=$1 name=$2 img=$LAB_WORK/$2-keep.lckx out=$LAB_RESULTS/$1-keep mark rc state
+  # First into a 16 MiB tmpfs, too small for the copies and unable to share extents: refused at once
+  # (exit 5, naming the room), and the guest never suspended.
+  mkdir -p "$LAB_WORK/small" && mount -t tmpfs -o size=16m lcksmall "$LAB_WORK/small"
+  lck xen save "$name" "$LAB_WORK/small/x.lckx" --keep-running >"$LAB_RESULTS/$kind-noroom.txt" 2>&1
+  rc=$?
+  umount "$LAB_WORK/small"
+  state=$(xl list "$name" 2>/dev/null | awk 'NR == 2 { print $5 }')
+  if [ "$rc" = 5 ] && grep -q 'not enough room' "$LAB_RESULTS/$kind-noroom.txt" && [[ $state != *p* && $state != *s* ]]; then
+    lab_check "$kind.keep_no_room" ok "$(tail -n 1 "$LAB_RESULTS/$kind-noroom.txt" | cut -c1-160)"
+  else
+    lab_check "$kind.keep_no_room" fail "exit $rc, domain state ${state:-gone}: $(tail -n 1 "$LAB_RESULTS/$kind-noroom.txt" | cut -c1-120)"
+  fi
   mark=$(guest_lines "$name")
   lab_step "$kind.save_keep" lck_save "$name" "$img" "$out-save.json" --keep-running || { dump_logs; return 1; }
   lab_result "$kind.save_keep.reduction" "$(json "$out-save.json" 'r.reduction.toFixed(4)')"
