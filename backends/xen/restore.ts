@@ -20,17 +20,9 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { RestoreError } from '../../core/errors.ts';
 import type { Hasher64 } from '../../core/hash.ts';
-import {
-  diskFileStore,
-  fileSectors,
-  freezeCopy,
-  hashFileChunks,
-  hashFileContent,
-  type ChunkedContent,
-  type DiskFile,
-} from './disk-files.ts';
-import { CONTENT_CHUNK_SECTORS, contentIdentity, type ContentHash } from './content/chunk-hashes.ts';
-import type { XenDisk } from './image/format.ts';
+import { diskFileStore, fileSectors, freezeCopy, type DiskFile } from './disk-files.ts';
+import { DiskContentCheck, type DiskCheck, type ProvenBy } from './disk-content-check.ts';
+import type { RecordedContent, XenDisk } from './image/format.ts';
 import { XenImageReader, type XenImageItem } from './image/reader.ts';
 import { rebuildXenStream, type RebuildResult, type StreamSink } from './image/rebuild.ts';
 import { cpuMark, cpuSince, type CpuMark, type CpuMs } from './cpu-time.ts';
@@ -52,6 +44,8 @@ export interface XenRestoreOptions {
   readonly transport?: StreamTransport;
   /** How left-out pages come back (default `direct`): see the top of this file. */
   readonly fill?: FillMode;
+  /** How each disk's whole content is proven (default `identity`): see disk-content-check.ts. */
+  readonly diskCheck?: DiskCheck;
   /** Writable access to a paused domain's pages, for `fill: 'direct'` (all the pfns it will map). */
   readonly memory?: GuestMemoryFactory;
   /** Domain names and unpausing (default: through xl). */
@@ -77,7 +71,7 @@ export interface XenRestoreResult {
   readonly name: string;
   readonly guest: 'pv' | 'hvm';
   readonly fill: FillMode;
-  readonly disks: readonly RestoredDisk[];
+  readonly disks: readonly (RestoredDisk & { readonly provenBy: ProvenBy })[];
   readonly pagesMapped: number;
   /** What the new tracking process did with those pages (absent if the attacher takes none). */
   readonly adoption?: AdoptionReport;
@@ -109,7 +103,10 @@ export interface XenRestoreResult {
     readonly trackerLoaded?: number;
     readonly trackerReady?: number;
     readonly total: number;
-    /** When the disks' whole-content hashes were done, counted from the start (they run beside the rest). */
+    /**
+     * When every disk's whole content was proven (hashed, or found unchanged by identity), counted from
+     * the start (this runs beside the rest).
+     */
     readonly diskHash: number;
     /** `--stream file`: how long `xl restore` took, of `restore`, once the stream was staged. */
     readonly xl?: number;
@@ -146,36 +143,6 @@ async function diskFiles(
       }
     }),
   );
-}
-
-/**
- * Each disk's whole content must hash to what the image recorded: the guest's file systems expect it.
- * `hashes` are chunked; a disk recorded with another kind of hash (an older image) is read again for it.
- */
-async function checkContent(
-  disks: readonly XenDisk[],
-  recorded: ReadonlyMap<number, ContentHash>,
-  hashes: Promise<ReadonlyMap<number, ContentHash>>,
-  files: readonly DiskFile[],
-  hasher: Hasher64,
-): Promise<void> {
-  const have = await hashes;
-  for (const d of disks) {
-    const want = recorded.get(d.id)!;
-    let mine = have.get(d.id)!;
-    if (mine.chunkSectors !== want.chunkSectors) {
-      mine = await hashFileContent(files.find((f) => f.id === d.id)!.path, hasher, want.chunkSectors);
-    }
-    const expected = contentIdentity(want);
-    const got = contentIdentity(mine);
-    if (got !== expected) {
-      throw new RestoreError(
-        `disk ${d.id} (${d.vdev}): its content is not the one the image was saved with (${got}, expected ${expected})`,
-        undefined,
-        d.id,
-      );
-    }
-  }
 }
 
 /**
@@ -251,30 +218,15 @@ async function restoreWith(
   const blocks = diskFileStore(files);
   const transport = opts.transport ?? 'fifo';
   const fill = opts.fill ?? 'direct';
-  // The disks' whole-content hashes, checked before the domain runs, are computed beside the rest:
-  // from the start when the whole stream is rebuilt (staged, they are checked before xl reads it); for
-  // a direct fill once xl has the whole sparse stream (through a FIFO: once it is written, while xl
-  // reads its last bytes and builds the domain; staged: once `xl restore` is done), beside the fill, so
-  // that they do not slow xl down while it reads (on a two-CPU emulated dom0 they ran for 6-7 s of the
-  // 9-10 s that xl's stream took).
-  let hashedAt = 0;
-  // Chunked, as images are now saved (and as the new tracking process keeps them, which gets the chunks'
-  // hashes so that it need not read the disks again); an older image's whole-file hash is computed
-  // once its kind is known, at the check.
-  let hashing: Promise<ReadonlyMap<number, ChunkedContent>> | undefined;
-  const hashes = (): Promise<ReadonlyMap<number, ChunkedContent>> => {
-    if (hashing) return hashing;
-    const started = Promise.all(
-      files.map(async (f) => [f.id, await hashFileChunks(f.path, hasher, CONTENT_CHUNK_SECTORS)] as const),
-    );
-    hashing = started.then((pairs) => new Map(pairs));
-    hashing.then(
-      () => (hashedAt = performance.now() - t0),
-      () => undefined,
-    );
-    return hashing;
-  };
-  if (fill === 'stream') void hashes();
+  // The disks' whole content, proven before the domain runs (disk-content-check.ts), beside the rest:
+  // from the start when the whole stream is rebuilt, each disk read (staged, before xl reads it); for a
+  // direct fill once the image's records are read, so where the image recorded a file's identity and
+  // the file still has it the disk is not read at all. Reads then wait until xl has the whole sparse
+  // stream (through a FIFO: once it is written, while xl reads its last bytes and builds the domain;
+  // staged: once `xl restore` is done), so that they do not slow xl down while it reads (on a two-CPU
+  // emulated dom0 they ran for 6-7 s of the 9-10 s that xl's stream took).
+  const content = new DiskContentCheck(header.disks, files, hasher, opts.diskCheck ?? 'identity', t0);
+  if (fill === 'stream') content.start();
   try {
     const clash = await directory.domidOf(name);
     if (clash !== undefined) {
@@ -297,8 +249,10 @@ async function restoreWith(
     // Staged in a file, xl sees the stream only once it is complete; a rebuilt stream is then also
     // proven (every page, the stream's hash) and the disks' content checked before xl reads a byte.
     // Through a FIFO, xl reads the stream as it is produced into a domain it leaves paused (-p).
-    const check = (r: { diskHashes: ReadonlyMap<number, ContentHash> }) =>
-      checkContent(header.disks, r.diskHashes, hashes(), files, hasher);
+    let provenBy = new Map<number, ProvenBy>();
+    const check = async (r: { diskHashes: ReadonlyMap<number, RecordedContent> }) => {
+      provenBy = await content.check(r.diskHashes);
+    };
     const produce =
       fill === 'stream'
         ? (sink: StreamSink) => rebuildXenStream(image, blocks, hasher, sink, { collectMap: true })
@@ -311,15 +265,15 @@ async function restoreWith(
           fill === 'stream' ? check : undefined,
           marks,
         )
-      : xlRestoreFifo<RebuildResult | SparseResult>(produce, () => {
+      : xlRestoreFifo<RebuildResult | SparseResult>(produce, (r) => {
           marks.produced = performance.now() - t0;
           attacher.hurry?.();
-          if (fill === 'direct') void hashes();
+          content.start(r.diskHashes);
         }));
     domid = await directory.domidOf(name);
     if (domid === undefined) throw new RestoreError(`xl restore finished but no domain is named ${name}`);
     const t2 = performance.now();
-    void hashes(); // a direct fill's, if not started yet (see above)
+    content.start(made.diskHashes); // a direct fill's, if not started yet (see above)
 
     const disks = await restoredDisks(header.disks, files, opts.cloneDisks ? `${name}-${domid}` : undefined);
     // The new tracking process is told the domain and the pages now, so that its attaching and its
@@ -328,7 +282,7 @@ async function restoreWith(
     const verified = new Promise<void>((resolve, reject) => (verify = { resolve, reject }));
     verified.catch(() => undefined);
     const map = 'plan' in made ? made.plan.mapped : made.map;
-    attaching = attacher.attach(domid, disks, { map, verified, content: hashes() });
+    attaching = attacher.attach(domid, disks, { map, verified, content: content.chunks() });
     attaching.catch(() => undefined);
 
     let restored: Restored;
@@ -377,7 +331,7 @@ async function restoreWith(
       name,
       guest: restored.guest,
       fill,
-      disks,
+      disks: disks.map((d) => ({ ...d, provenBy: provenBy.get(d.id)! })),
       pagesMapped: restored.pagesMapped,
       ...(adoption ? { adoption } : {}),
       streamBytes: restored.streamBytes,
@@ -395,7 +349,7 @@ async function restoreWith(
         ...(loaded !== undefined ? { trackerLoaded: loaded - t0 } : {}),
         ...(ready !== undefined ? { trackerReady: ready - t0 } : {}),
         total: t4 - t0,
-        diskHash: hashedAt,
+        diskHash: content.provenAt,
         ...(marks.xl !== undefined ? { xl: marks.xl } : {}),
         ...(marks.produced !== undefined ? { streamWritten: marks.produced } : {}),
       },
@@ -478,7 +432,7 @@ async function xlRestoreStaged<T>(
 /** Has `xl restore -p` read what `produce` writes through a FIFO as it is written: nothing on disk. */
 async function xlRestoreFifo<T>(
   produce: (sink: StreamSink) => Promise<T>,
-  onProduced: () => void = () => {},
+  onProduced: (result: T) => void = () => {},
 ): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'leanckpt-restore-'));
   const fifo = join(dir, 'stream');
@@ -509,7 +463,7 @@ async function xlRestoreFifo<T>(
       await out.close();
     }
     // xl still reads the pipe's last bytes and then builds the domain: the caller may start on more.
-    onProduced();
+    onProduced(result);
     await xl.done;
     return result;
   } finally {

@@ -27,8 +27,9 @@ import { CheckpointError, EnvironmentError, withContext } from '../../core/error
 import { StreamFormatError } from './stream/errors.ts';
 import { GrowingFileSource } from './stream/file-source.ts';
 import { diskFileStore, freezeCopy, hashFileChunks, type DiskFile } from './disk-files.ts';
-import { CONTENT_CHUNK_SECTORS, type ContentHash } from './content/chunk-hashes.ts';
-import type { XenDisk } from './image/format.ts';
+import { CONTENT_CHUNK_SECTORS, digestChunks, type ChunkedContent } from './content/chunk-hashes.ts';
+import { settledIdentity, type SettledIdentity } from './content/file-identity.ts';
+import type { XenDisk, XenDiskHash } from './image/format.ts';
 import { writeXenImage, type XenImageStats } from './image/save-image.ts';
 import type {
   PageMapView,
@@ -67,7 +68,12 @@ export interface XenSaveResult {
    * `contentHash`: where the recorded content hash came from: kept current by the tracking (`tracked`),
    * or read from the frozen disk during the save (`read`).
    */
-  readonly disks: readonly (XenDisk & { readonly hash: string; readonly contentHash: 'tracked' | 'read' })[];
+  readonly disks: readonly (XenDisk & {
+    readonly hash: string;
+    readonly contentHash: 'tracked' | 'read';
+    /** Whether the image records the frozen file's identity (content/file-identity.ts). */
+    readonly identity: boolean;
+  })[];
   readonly pages: {
     readonly inStream: number;
     readonly mapped: number;
@@ -159,7 +165,8 @@ export async function saveDomain(
       disks: frozen.disks.map((d) => ({
         ...d,
         hash: hashes.get(d.id)!.hash.toString(16).padStart(16, '0'),
-        contentHash: trackedContent?.hashes.has(d.id) ? 'tracked' : 'read',
+        contentHash: agreeing(trackedContent?.hashes.get(d.id), opts.hasher) ? 'tracked' : 'read',
+        identity: hashes.get(d.id)!.file !== undefined,
       })),
       pages: {
         inStream: s.pageSlots,
@@ -217,6 +224,8 @@ interface Frozen {
   readonly files: DiskFile[];
   /** Resolves, with the time they took, once every copy is whole and flushed (at once without copies). */
   readonly copied: Promise<number>;
+  /** Each recorded file's settled identity (undefined where it could not be had), in `disks` order. */
+  readonly identities: Promise<(SettledIdentity | undefined)[]>;
 }
 
 /** Starts the --keep-running copies (beside the filter, see above); names the disks the image records. */
@@ -243,10 +252,19 @@ function freeze(
       ).then(() => performance.now() - t0)
     : Promise.resolve(0);
   copied.catch(() => undefined);
+  // Of the files the image names, once nothing of ours writes them: the disks are quiesced by now, the
+  // copies once made. A file that cannot be stat'ed, or keeps changing, is hashed by the restore.
+  const identities = Promise.all(
+    at.map(async (path) => {
+      if (copy) await copied;
+      return settledIdentity(path);
+    }),
+  ).catch(() => at.map(() => undefined));
   return {
     disks: disks.map((d, i) => ({ id: d.id, sectors: d.sectors, vdev: d.vdev, path: at[i]! })),
     files,
     copied,
+    identities,
   };
 }
 
@@ -270,7 +288,7 @@ interface SaveRun {
     map: PageMapView,
     hasher: Hasher64,
     tracked: Promise<QuiescedContent | undefined>,
-  ): Promise<{ stats: XenImageStats; hashes: Promise<Map<number, ContentHash>>; waits?: number }>;
+  ): Promise<{ stats: XenImageStats; hashes: Promise<Map<number, XenDiskHash>>; waits?: number }>;
   /**
    * After a failure: never kill xl mid-save (it would leave the guest suspended); stop reading a FIFO so
    * xl fails and resumes the guest itself, or let it finish writing its file. Returns the error to
@@ -320,18 +338,17 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
     xl,
     async filter(frozen, map, hasher, tracked) {
       const blocks = diskFileStore(frozen.files);
-      // Each disk's content hash: as the tracking kept it, or else read from the frozen disk meanwhile.
+      // Each disk's content: as the tracking kept it, or else read from the frozen disk meanwhile; with
+      // the file's identity, so that a restore finding it unchanged need not read it again.
       const hashes = Promise.all(
-        frozen.files.map(async (f) => {
-          const kept = (await tracked)?.hashes.get(f.id);
-          return [f.id, kept ?? (await hashFileChunks(f.path, hasher, CONTENT_CHUNK_SECTORS))] as const;
+        frozen.files.map(async (f, i) => {
+          const kept = agreeing((await tracked)?.hashes.get(f.id), hasher);
+          const c: ChunkedContent = kept ?? (await hashFileChunks(f.path, hasher, CONTENT_CHUNK_SECTORS));
+          const file = (await frozen.identities)[i];
+          const h: XenDiskHash = { id: f.id, hash: c.hash, chunkSectors: c.chunkSectors, chunks: c.chunks };
+          return file ? { ...h, file } : h;
         }),
-      ).then(
-        (pairs) =>
-          new Map<number, ContentHash>(
-            pairs.map(([id, c]) => [id, { hash: c.hash, chunkSectors: c.chunkSectors }]),
-          ),
-      );
+      ).then((all) => new Map(all.map((h) => [h.id, h])));
       hashes.catch(() => undefined);
       const file = input!;
       const stream = dir ? drain(file) : new GrowingFileSource(file, () => exited);
@@ -341,7 +358,7 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
           map,
           blocks,
           disks: frozen.disks,
-          diskHashes: hashes.then((h) => [...h].map(([id, c]) => ({ id, ...c }))),
+          diskHashes: hashes.then((h) => [...h.values()]),
           hasher,
           beforeCommit: async () => {
             await xl.done;
@@ -375,6 +392,16 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
     },
     close: cleanup,
   };
+}
+
+/**
+ * The tracking's content hash, if its chunks' hashes digest to it (or it is a whole-file hash, which has
+ * none): an image whose DISK_CHUNKS disagree with its hash is refused by every reader, so a disagreeing
+ * answer is not used and the disk is read instead.
+ */
+function agreeing(c: ChunkedContent | undefined, hasher: Hasher64): ChunkedContent | undefined {
+  if (!c) return undefined;
+  return c.chunkSectors === 0 || digestChunks(hasher, c.chunks) === c.hash ? c : undefined;
 }
 
 /** Waits for both, whatever either does, then throws the first failure (in argument order). */

@@ -1,4 +1,4 @@
-import type { ChunkList, ContentHash } from './content/chunk-hashes.ts';
+import type { ChunkedContent, ChunkList } from './content/chunk-hashes.ts';
 
 /**
  * The port between the save/restore orchestration and the live tracking of a domain (the disk backend,
@@ -28,9 +28,12 @@ export interface QuiesceTiming {
   readonly cutMs: number;
 }
 
-/** The disks' content hashes as of a quiesce, by disk id, and what they cost the tracking then. */
+/**
+ * The disks' content hashes as of a quiesce, by disk id, with their chunks' hashes (which the image
+ * records for the next restore's tracking), and what they cost the tracking then.
+ */
 export interface QuiescedContent {
-  readonly hashes: ReadonlyMap<number, ContentHash>;
+  readonly hashes: ReadonlyMap<number, ChunkedContent>;
   readonly ms: number;
   /** Chunks written since the tracking's last pass, hashed for this answer. */
   readonly chunksHashed: number;

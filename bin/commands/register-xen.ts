@@ -150,10 +150,11 @@ export function registerXenCommands(program: Command): void {
         'leanckpt then zeroes those that were zero and reads the others from the disks straight into the\n' +
         'paused domain, checking each by its hash where it lies in guest memory. --fill stream instead\n' +
         'rebuilds the original `xl save` stream byte for byte and checks its hash. Either way every image\n' +
-        "checksum and each disk's whole content are checked, a changed disk is refused naming page and\n" +
-        'sector, and the domain is destroyed, never run, if any check fails. xl reads the stream as it is\n' +
-        'produced (--stream fifo) or once it is complete (--stream file). Then attach the disk backend for\n' +
-        `the new domain in a background tracking process, and unpause it. ${DOM0}`,
+        "checksum and each disk's whole content are checked (see --disk-check), a changed disk is refused\n" +
+        'naming page and sector, and the domain is destroyed, never run, if any check fails. xl reads\n' +
+        'the stream as it is produced (--stream fifo) or once it is complete (--stream file). Then attach\n' +
+        'the disk backend for the new domain in a background tracking process, and unpause it.\n' +
+        `${DOM0}`,
     )
     .argument('<image>', 'a leanckpt Xen image')
     .option(
@@ -178,12 +179,23 @@ export function registerXenCommands(program: Command): void {
         .choices(['direct', 'stream'])
         .default('direct'),
     )
+    .addOption(
+      new Option(
+        '--disk-check <how>',
+        'how each disk is proven to hold the whole content it was saved with: "identity" reads only the ' +
+          'disks whose file changed since the save (device, inode, size, times; the kernel stamps every ' +
+          'write), "content" reads and hashes every disk. --fill stream always reads',
+      )
+        .choices(['identity', 'content'])
+        .default('identity'),
+    )
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
       examples(
         'leanckpt xen restore /srv/ckpt/guest1.lckx',
         'leanckpt xen restore g.lckx --fill stream --stream file',
+        'leanckpt xen restore g.lckx --disk-check content',
         'leanckpt xen restore g.lckx --disk xvda=/srv/copy.img --json',
       ),
     )
@@ -195,6 +207,7 @@ export function registerXenCommands(program: Command): void {
       out(
         `restored ${r.image} as domain ${r.domid} (${r.name}): ${r.pagesMapped} pages read from disk, ` +
           `${seconds(r)}\n` +
+          `  disks proven: ${r.disks.map((d) => `${d.vdev} by ${d.provenBy === 'identity' ? 'file identity' : 'content hash'}`).join(', ')}\n` +
           (a
             ? a.error
               ? `  the new tracking did not take them over (${a.error}): the next save starts from an empty map\n`

@@ -239,6 +239,7 @@ export interface XenRestoreFlags {
   logDirtyMs: number;
   stream?: 'file' | 'fifo';
   fill?: 'direct' | 'stream';
+  diskCheck?: 'identity' | 'content';
 }
 
 export function xenRestore(image: string, opts: XenRestoreFlags): Promise<XenRestoreResult> {
@@ -253,6 +254,7 @@ export function xenRestore(image: string, opts: XenRestoreFlags): Promise<XenRes
       hasher: c.get(TOKENS.Hasher),
       transport: opts.stream ?? 'fifo',
       fill: opts.fill ?? 'direct',
+      diskCheck: opts.diskCheck ?? 'identity',
       memory: c.get(XEN_TOKENS.GuestMemory),
       directory: c.get(XEN_TOKENS.Directory),
     });

@@ -122,9 +122,10 @@ export class ChunkHashes {
     return n;
   }
 
-  /** The content hash, if every chunk is current. */
-  digest(hasher: Hasher64): ContentHash | undefined {
+  /** The content hash with a copy of the chunks' hashes, if every chunk is current. */
+  digest(hasher: Hasher64): ChunkedContent | undefined {
     if (this.stale > 0) return undefined;
-    return { hash: digestChunks(hasher, this.hashes), chunkSectors: this.chunkSectors };
+    const chunks = this.hashes.slice();
+    return { hash: digestChunks(hasher, chunks), chunkSectors: this.chunkSectors, chunks };
   }
 }

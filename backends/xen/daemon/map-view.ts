@@ -6,7 +6,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { MapSnapshot } from '../../../core/pbmap/map-snapshot.ts';
 import type { OfferedMappings } from '../../../core/tracker/tracker.ts';
 import type { PageLocation, PageMapView, QuiesceTiming } from '../tracked-domain.ts';
-import type { ChunkList, ContentHash } from '../content/chunk-hashes.ts';
+import type { ChunkedContent, ChunkList } from '../content/chunk-hashes.ts';
 
 /** Highest pfn indexed by a typed array (256 GiB of guest address space); above it, a Map. */
 export const DENSE_PFN_LIMIT = 1 << 26;
@@ -62,26 +62,42 @@ export interface WireMappings extends WireSnapshot {
 const b64 = (a: Uint32Array | Float64Array | BigUint64Array): string =>
   Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 
-/** Content hashes on the wire: the hash in hex (JSON has no 64-bit integers). */
+/**
+ * Content hashes on the wire: the hash in hex (JSON has no 64-bit integers), the chunks' hashes as
+ * base64 little-endian u64s.
+ */
 export interface WireContent {
   readonly id: number;
   readonly chunkSectors: number;
   readonly hash: string;
+  readonly chunks: string;
 }
 
-export const contentToWire = (m: ReadonlyMap<number, ContentHash>): WireContent[] =>
-  [...m].map(([id, c]) => ({ id, chunkSectors: c.chunkSectors, hash: c.hash.toString(16) }));
+export const contentToWire = (m: ReadonlyMap<number, ChunkedContent>): WireContent[] =>
+  [...m].map(([id, c]) => ({
+    id,
+    chunkSectors: c.chunkSectors,
+    hash: c.hash.toString(16),
+    chunks: b64(c.chunks),
+  }));
 
-export function contentFromWire(w: readonly WireContent[]): Map<number, ContentHash> {
-  const out = new Map<number, ContentHash>();
+export function contentFromWire(w: readonly WireContent[]): Map<number, ChunkedContent> {
+  const out = new Map<number, ChunkedContent>();
   for (const c of w) {
+    const chunks = typeof c.chunks === 'string' ? Buffer.from(c.chunks, 'base64') : undefined;
     if (
       !Number.isSafeInteger(c.id) ||
       !Number.isSafeInteger(c.chunkSectors) ||
-      !/^[0-9a-f]{1,16}$/.test(c.hash)
+      !/^[0-9a-f]{1,16}$/.test(c.hash) ||
+      !chunks ||
+      chunks.length % 8 !== 0
     )
       throw new Error('malformed content hashes from the tracking process');
-    out.set(c.id, { hash: BigInt(`0x${c.hash}`), chunkSectors: c.chunkSectors });
+    out.set(c.id, {
+      hash: BigInt(`0x${c.hash}`),
+      chunkSectors: c.chunkSectors,
+      chunks: new BigUint64Array(chunks.buffer.slice(chunks.byteOffset, chunks.byteOffset + chunks.length)),
+    });
   }
   return out;
 }

@@ -7,7 +7,7 @@
 import type { EventBatch } from '../../../core/events/batch.ts';
 import { IoDir, Op } from '../../../core/events/batch.ts';
 import type { Hasher64 } from '../../../core/hash.ts';
-import { ChunkHashes, type ChunkList, type ContentHash } from '../content/chunk-hashes.ts';
+import { ChunkHashes, type ChunkedContent, type ChunkList } from '../content/chunk-hashes.ts';
 import type { DiskStore } from '../blkif/ports.ts';
 
 export interface ContentDisk {
@@ -92,11 +92,11 @@ export class TrackedContent {
    * The content hashes at a quiesce (no request in flight, every event applied): the stale chunks are
    * hashed now. The save asks for them once it has the map, and filters the stream meanwhile.
    */
-  async atQuiesce(): Promise<{ hashes: ReadonlyMap<number, ContentHash>; chunksHashed: number }> {
+  async atQuiesce(): Promise<{ hashes: ReadonlyMap<number, ChunkedContent>; chunksHashed: number }> {
     this.quiescing++;
     const settled = this.work.catch(() => undefined);
     const run = settled.then(async () => {
-      const hashes = new Map<number, ContentHash>();
+      const hashes = new Map<number, ChunkedContent>();
       let chunksHashed = 0;
       for (const [id, d] of this.disks) {
         chunksHashed += await d.chunks.refresh((s, dst) => d.store.read(s, dst), this.hasher);

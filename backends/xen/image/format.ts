@@ -5,10 +5,11 @@
  */
 import { align8 } from '../../../core/image/format.ts';
 import type { ContentHash } from '../content/chunk-hashes.ts';
+import type { SettledIdentity } from '../content/file-identity.ts';
 
 /** "\x89 L C X E N \r \n": same PNG-style guard as the core image, a different name. */
 export const XEN_MAGIC: Uint8Array = Uint8Array.of(0x89, 0x4c, 0x43, 0x58, 0x45, 0x4e, 0x0d, 0x0a);
-export const XEN_FORMAT_VERSION = { major: 1, minor: 1 } as const;
+export const XEN_FORMAT_VERSION = { major: 1, minor: 2 } as const;
 export const XEN_HEADER_SIZE = 24;
 
 export const XenRec = {
@@ -19,6 +20,8 @@ export const XenRec = {
   MAP: 0x0000_0004,
   ZERO: 0x0000_0005,
   STREAM: 0x0000_0007,
+  DISK_CHUNKS: 0x8000_0009,
+  DISK_FILE: 0x8000_000a,
   OPTIONAL: 0x8000_0000,
 } as const;
 
@@ -33,6 +36,10 @@ export const END_SIZE = 48;
 export const DISK_FIXED_SIZE = 24;
 export const DISK_HASH_SIZE = 16;
 export const DISK_TEXT_MAX = 4096;
+export const DISK_CHUNKS_FIXED_SIZE = 16;
+/** Chunk hashes per DISK_CHUNKS record at most: 1 MiB of them, a 128 GiB disk's (1 MiB chunks). */
+export const DISK_CHUNKS_MAX = 1 << 17;
+export const DISK_FILE_SIZE = 56;
 
 export const GuestCode = { pv: 1, hvm: 2 } as const;
 
@@ -76,6 +83,16 @@ export interface XenDisk {
  * A disk's content hash (content/chunk-hashes.ts): a DISK_CHUNK_HASH record, or for `chunkSectors` 0
  * a DISK_HASH record (the whole-file XXH64 that minor 0 images carry).
  */
-export interface XenDiskHash extends ContentHash {
+export interface XenDiskHash extends RecordedContent {
   readonly id: number;
+}
+
+/**
+ * What an image records of a disk's content: its hash and, from minor 2, the chunks' own hashes
+ * (DISK_CHUNKS: a restore hands them to the new tracking) and the frozen file's settled identity
+ * (DISK_FILE: a restore that finds the file unchanged need not hash it).
+ */
+export interface RecordedContent extends ContentHash {
+  readonly chunks?: BigUint64Array;
+  readonly file?: SettledIdentity;
 }

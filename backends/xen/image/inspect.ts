@@ -9,8 +9,17 @@ export interface XenImageSummary {
   readonly version: { major: number; minor: number };
   readonly bytes: number;
   readonly guest: 'pv' | 'hvm';
-  /** `hash`: the content hash in hex; `chunkSectors`: its kind (0: whole-file XXH64, else chunked). */
-  readonly disks: readonly (XenDisk & { readonly hash: string; readonly chunkSectors: number })[];
+  /**
+   * `hash`: the content hash in hex; `chunkSectors`: its kind (0: whole-file XXH64, else chunked);
+   * `chunks`: whether the chunks' hashes are recorded; `file`: the frozen file's identity, if recorded
+   * (decimal strings: JSON has no 64-bit integers; times in ns since the epoch).
+   */
+  readonly disks: readonly (XenDisk & {
+    readonly hash: string;
+    readonly chunkSectors: number;
+    readonly chunks: boolean;
+    readonly file?: Readonly<Record<'dev' | 'ino' | 'size' | 'mtimeNs' | 'ctimeNs' | 'settledNs', string>>;
+  })[];
   readonly streamBytes: number;
   readonly streamHash: string;
   readonly pages: {
@@ -65,7 +74,25 @@ export async function inspectXenImage(
     guest: end.guest,
     disks: reader.disks.map((d) => {
       const c = reader.diskHashes.get(d.id)!;
-      return { ...d, hash: hex(c.hash), chunkSectors: c.chunkSectors };
+      const f = c.file;
+      return {
+        ...d,
+        hash: hex(c.hash),
+        chunkSectors: c.chunkSectors,
+        chunks: c.chunks !== undefined,
+        ...(f
+          ? {
+              file: {
+                dev: `${f.dev}`,
+                ino: `${f.ino}`,
+                size: `${f.size}`,
+                mtimeNs: `${f.mtimeNs}`,
+                ctimeNs: `${f.ctimeNs}`,
+                settledNs: `${f.settledNs}`,
+              },
+            }
+          : {}),
+      };
     }),
     streamBytes: end.streamBytes,
     streamHash: hex(end.streamHash),
@@ -81,6 +108,13 @@ export async function inspectXenImage(
   };
 }
 
+/** A time in ns since the epoch, as ISO 8601 to the nanosecond. */
+const isoNs = (ns: string): string => {
+  const t = BigInt(ns);
+  const iso = new Date(Number(t / 1_000_000n)).toISOString();
+  return `${iso.slice(0, 19)}.${(((t % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n).toString().padStart(9, '0')}Z`;
+};
+
 const mib = (n: number): string => `${(n / 1048576).toFixed(2)} MiB`;
 
 export function printXenInspect(s: XenImageSummary): string {
@@ -91,7 +125,11 @@ export function printXenInspect(s: XenImageSummary): string {
     `pages in the stream: ${s.pages.inStream}: ${s.pages.mapped} on disk, ${s.pages.zero} zero, ${s.pages.kept} kept`,
     ...s.disks.map(
       (d) =>
-        `disk ${d.id} (${d.vdev}): ${d.sectors} sectors, content ${d.chunkSectors === 0 ? 'xxh64' : `xxh64 of ${d.chunkSectors / 2048} MiB chunks`} ${d.hash}, saved from ${d.path}`,
+        `disk ${d.id} (${d.vdev}): ${d.sectors} sectors, content ${d.chunkSectors === 0 ? 'xxh64' : `xxh64 of ${d.chunkSectors / 2048} MiB chunks`} ${d.hash}` +
+        `${d.chunks ? ' (chunks recorded)' : ''}, saved from ${d.path}` +
+        (d.file
+          ? `\n  file identity: device ${d.file.dev}, inode ${d.file.ino}, changed ${isoNs(d.file.ctimeNs)}, settled ${isoNs(d.file.settledNs)}`
+          : ''),
     ),
     '',
     '| record | count | body bytes |',

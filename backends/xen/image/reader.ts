@@ -7,12 +7,15 @@
 import { stat } from 'node:fs/promises';
 import { ImageFormatError } from '../../../core/errors.ts';
 import type { Hasher64 } from '../../../core/hash.ts';
-import type { ContentHash } from '../content/chunk-hashes.ts';
+import { chunkCount, digestChunks } from '../content/chunk-hashes.ts';
 import { hex64 } from '../../../core/image/format.ts';
 import { decodeMap, type MapEntries } from '../../../core/image/records/map.ts';
 import { ByteSource } from '../stream/byte-source.ts';
 import { reusedFileChunks } from '../stream/file-chunks.ts';
 import {
+  DISK_CHUNKS_FIXED_SIZE,
+  DISK_CHUNKS_MAX,
+  DISK_FILE_SIZE,
   DISK_FIXED_SIZE,
   DISK_HASH_SIZE,
   DISK_TEXT_MAX,
@@ -28,6 +31,7 @@ import {
   XEN_MAGIC,
   XenRec,
   xenRecordName,
+  type RecordedContent,
   type XenDisk,
   type XenEnd,
 } from './format.ts';
@@ -47,7 +51,10 @@ const fail = (record: string, at: number, message: string): ImageFormatError =>
 
 export class XenImageReader {
   readonly disks: XenDisk[] = [];
-  readonly diskHashes = new Map<number, ContentHash>();
+  /** Each disk's recorded content: hash, and where the image has them, chunks and file identity. */
+  readonly diskHashes = new Map<number, RecordedContent>();
+  /** DISK_CHUNKS parts read so far, by disk id (moved into diskHashes once whole). */
+  private readonly chunkParts = new Map<number, { chunks: BigUint64Array; have: number }>();
   end: XenEnd | undefined;
   version = { major: 0, minor: 0 };
   private readonly diskSectors = new Map<number, number>();
@@ -169,6 +176,12 @@ export class XenImageReader {
           this.diskHash(v, at, name, type === XenRec.DISK_CHUNK_HASH);
           hashesStarted = true;
           break;
+        case XenRec.DISK_CHUNKS:
+          this.diskChunks(v, at);
+          break;
+        case XenRec.DISK_FILE:
+          this.diskFile(v, at);
+          break;
         case XenRec.STREAM:
           if (hashesStarted)
             throw fail(name, at, 'STREAM record out of order: it must come before DISK_HASH');
@@ -267,6 +280,72 @@ export class XenImageReader {
     this.diskHashes.set(id, { hash: v.getBigUint64(8, true), chunkSectors: chunked ? chunkSectors : 0 });
   }
 
+  /** The content hash DISK_CHUNKS or DISK_FILE add to: it must come first. */
+  private recorded(name: string, at: number, id: number): RecordedContent {
+    const c = this.diskHashes.get(id);
+    if (!c) throw fail(name, at, `${name} for disk ${id} before its content hash`);
+    return c;
+  }
+
+  /** A part of a disk's chunk hashes: in order, whole at the last, and then digesting to the hash. */
+  private diskChunks(v: DataView, at: number): void {
+    const name = 'DISK_CHUNKS';
+    const id = v.getUint32(0, true);
+    const chunkSectors = v.getUint32(4, true);
+    const first = v.getBigUint64(8, true);
+    const count = (v.byteLength - DISK_CHUNKS_FIXED_SIZE) / 8;
+    if (!Number.isInteger(count) || count < 1 || count > DISK_CHUNKS_MAX) {
+      throw fail(name, at, `${name} record wrong size: length ${v.byteLength}`);
+    }
+    const c = this.recorded(name, at, id);
+    if (c.chunkSectors === 0 || chunkSectors !== c.chunkSectors)
+      throw fail(
+        name,
+        at,
+        `${name} for disk ${id}: chunks of ${chunkSectors} sectors, its hash has ${c.chunkSectors}`,
+      );
+    if (c.chunks) throw fail(name, at, `${name} for disk ${id}, whose chunk hashes are complete`);
+    const total = chunkCount(this.diskSectors.get(id)!, chunkSectors);
+    const part = this.chunkParts.get(id) ?? { chunks: new BigUint64Array(total), have: 0 };
+    if (first !== BigInt(part.have) || part.have + count > total) {
+      throw fail(name, at, `${name} for disk ${id}: chunks ${first}.. out of order or beyond its ${total}`);
+    }
+    for (let i = 0; i < count; i++)
+      part.chunks[part.have + i] = v.getBigUint64(DISK_CHUNKS_FIXED_SIZE + 8 * i, true);
+    part.have += count;
+    this.chunkParts.set(id, part);
+    if (part.have < total) return;
+    this.chunkParts.delete(id);
+    if (digestChunks(this.hasher, part.chunks) !== c.hash)
+      throw fail(name, at, `${name} for disk ${id}: the chunks' hashes do not digest to its content hash`);
+    this.diskHashes.set(id, { ...c, chunks: part.chunks });
+  }
+
+  private diskFile(v: DataView, at: number): void {
+    const name = 'DISK_FILE';
+    if (v.byteLength !== DISK_FILE_SIZE)
+      throw fail(name, at, `${name} record wrong size: length ${v.byteLength}, expected ${DISK_FILE_SIZE}`);
+    const id = v.getUint32(0, true);
+    const c = this.recorded(name, at, id);
+    if (c.file) throw fail(name, at, `a second ${name} for disk ${id}`);
+    const size = v.getBigUint64(24, true);
+    if (size !== BigInt(this.diskSectors.get(id)!) * 512n)
+      throw fail(
+        name,
+        at,
+        `${name} for disk ${id}: ${size} bytes, its DISK record says ${this.diskSectors.get(id)! * 512}`,
+      );
+    const file = {
+      dev: v.getBigUint64(8, true),
+      ino: v.getBigUint64(16, true),
+      size,
+      mtimeNs: v.getBigInt64(32, true),
+      ctimeNs: v.getBigInt64(40, true),
+      settledNs: v.getBigInt64(48, true),
+    };
+    this.diskHashes.set(id, { ...c, file });
+  }
+
   private map(v: DataView, at: number): MapEntries {
     if (v.byteLength < 8) throw fail('MAP', at, `MAP record truncated: length ${v.byteLength}, min 8`);
     const count = v.getUint32(0, true);
@@ -331,6 +410,8 @@ export class XenImageReader {
       if (!this.diskHashes.has(d.id))
         throw fail('END', at, `disk ${d.id} has no DISK_HASH or DISK_CHUNK_HASH record`);
     }
+    for (const id of this.chunkParts.keys())
+      throw fail('END', at, `disk ${id}: its DISK_CHUNKS are incomplete`);
     if (end.pageSlots < seen.mapped + seen.zero)
       throw fail('END', at, `END: ${end.pageSlots} page slots, fewer than the pages left out`);
     this.end = end;

@@ -10,9 +10,9 @@ import { hex64 } from '../../../core/image/format.ts';
 import { SectorRuns } from '../../../core/image/sector-runs.ts';
 import type { BlockStore } from '../../../core/ports.ts';
 import { XenImageReader, type MapEntries } from './reader.ts';
-import type { XenDisk, XenEnd } from './format.ts';
+import type { RecordedContent, XenDisk, XenEnd } from './format.ts';
 import type { RestoredMap } from '../tracked-domain.ts';
-import { contentIdentity, type ContentHash } from '../content/chunk-hashes.ts';
+import { contentIdentity } from '../content/chunk-hashes.ts';
 
 const PAGE = 4096;
 /** Mapped pages rebuilt per disk pass: 1 MiB of output at a time. */
@@ -29,7 +29,7 @@ const DIRECT_PIECE = 64 << 10;
 export interface VerifyResult {
   readonly disks: readonly XenDisk[];
   /** Whole-content hash of each disk, as recorded. */
-  readonly diskHashes: ReadonlyMap<number, ContentHash>;
+  readonly diskHashes: ReadonlyMap<number, RecordedContent>;
   readonly end: XenEnd;
   readonly pagesMapped: number;
   readonly diskReads: number;
@@ -140,7 +140,7 @@ export interface RebuildResult {
   readonly diskReads: number;
   readonly pagesMapped: number;
   /** Whole-content hash of each disk, as recorded. */
-  readonly diskHashes: ReadonlyMap<number, ContentHash>;
+  readonly diskHashes: ReadonlyMap<number, RecordedContent>;
   readonly end: XenEnd;
   /** Every MAP entry of the image, each page checked against its sectors (with `collectMap`). */
   readonly map?: RestoredMap;

@@ -22,10 +22,9 @@ import {
   XL_HEADER_SIZE,
 } from '../stream/format.ts';
 import type { RestoredMap } from '../tracked-domain.ts';
-import type { XenDisk, XenEnd } from './format.ts';
+import type { RecordedContent, XenDisk, XenEnd } from './format.ts';
 import { XenImageReader, type MapEntries, type XenImageItem } from './reader.ts';
 import type { StreamSink } from './rebuild.ts';
-import type { ContentHash } from '../content/chunk-hashes.ts';
 
 /** The pages a sparse stream leaves for the fill: the last word on each pfn it names. */
 export interface FillPlan {
@@ -55,7 +54,7 @@ export interface SparseResult {
   readonly plan: FillPlan;
   readonly disks: readonly XenDisk[];
   /** Whole-content hash of each disk, as recorded. */
-  readonly diskHashes: ReadonlyMap<number, ContentHash>;
+  readonly diskHashes: ReadonlyMap<number, RecordedContent>;
   readonly end: XenEnd;
   /** PV streams only. */
   readonly p2m?: PvP2mFrames;

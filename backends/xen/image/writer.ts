@@ -8,6 +8,9 @@ import type { FileHandle } from 'node:fs/promises';
 import type { Hasher64 } from '../../../core/hash.ts';
 import { frameInPlace } from '../../../core/image/frame.ts';
 import {
+  DISK_CHUNKS_FIXED_SIZE,
+  DISK_CHUNKS_MAX,
+  DISK_FILE_SIZE,
   DISK_FIXED_SIZE,
   DISK_HASH_SIZE,
   END_SIZE,
@@ -28,8 +31,10 @@ import {
 
 type Pending = number | undefined;
 
-/** The largest framed record: a full MAP (a STREAM record is smaller). */
-const RECORD_MAX = framedSize(Math.max(STREAM_CHUNK, 8 + MAP_ENTRY_SIZE * MAP_MAX_ENTRIES));
+/** The largest framed record: a full MAP (a STREAM or a full DISK_CHUNKS record is smaller). */
+const RECORD_MAX = framedSize(
+  Math.max(STREAM_CHUNK, 8 + MAP_ENTRY_SIZE * MAP_MAX_ENTRIES, DISK_CHUNKS_FIXED_SIZE + 8 * DISK_CHUNKS_MAX),
+);
 
 /** Output is written in pieces of up to this size; records are framed in place in it. */
 const OUT_BYTES = 4 << 20;
@@ -125,7 +130,7 @@ export class XenImageWriter {
     this.mapCount++;
   }
 
-  /** Closes the stream part and records each disk's content hash. */
+  /** Closes the stream part and records each disk's content: hash, chunks' hashes, file identity. */
   async finish(end: XenEnd, hashes: readonly XenDiskHash[]): Promise<void> {
     this.close();
     for (const h of hashes) {
@@ -135,6 +140,20 @@ export class XenImageWriter {
       this.view.setBigUint64(b + 8, h.hash, true);
       this.used = DISK_HASH_SIZE;
       this.close();
+      if (h.chunks && h.chunkSectors > 0) await this.chunks(h.id, h.chunkSectors, h.chunks);
+      if (h.file) {
+        const f = await this.start(XenRec.DISK_FILE);
+        this.view.setUint32(f, h.id, true);
+        this.view.setUint32(f + 4, 0, true);
+        this.view.setBigUint64(f + 8, h.file.dev, true);
+        this.view.setBigUint64(f + 16, h.file.ino, true);
+        this.view.setBigUint64(f + 24, h.file.size, true);
+        this.view.setBigInt64(f + 32, h.file.mtimeNs, true);
+        this.view.setBigInt64(f + 40, h.file.ctimeNs, true);
+        this.view.setBigInt64(f + 48, h.file.settledNs, true);
+        this.used = DISK_FILE_SIZE;
+        this.close();
+      }
     }
     const b = await this.start(XenRec.END);
     this.view.setBigUint64(b, BigInt(end.streamBytes), true);
@@ -147,6 +166,22 @@ export class XenImageWriter {
     this.used = END_SIZE;
     this.close();
     await this.drain();
+  }
+
+  /** DISK_CHUNKS records for disk `id`: its chunks' hashes, in order, DISK_CHUNKS_MAX to a record. */
+  private async chunks(id: number, chunkSectors: number, chunks: BigUint64Array): Promise<void> {
+    for (let first = 0; first < chunks.length; first += DISK_CHUNKS_MAX) {
+      const part = chunks.subarray(first, first + DISK_CHUNKS_MAX);
+      const b = await this.start(XenRec.DISK_CHUNKS);
+      this.view.setUint32(b, id, true);
+      this.view.setUint32(b + 4, chunkSectors, true);
+      this.view.setBigUint64(b + 8, BigInt(first), true);
+      for (let i = 0; i < part.length; i++) {
+        this.view.setBigUint64(b + DISK_CHUNKS_FIXED_SIZE + 8 * i, part[i]!, true);
+      }
+      this.used = DISK_CHUNKS_FIXED_SIZE + 8 * part.length;
+      this.close();
+    }
   }
 
   /** Starts a record of `type` at the end of `out` (written out first if a record may not fit). */

@@ -5,7 +5,11 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadHasher, type Hasher64 } from '../../../../core/hash.ts';
-import { ChunkHashes, contentIdentity } from '../../../../backends/xen/content/chunk-hashes.ts';
+import {
+  ChunkHashes,
+  contentIdentity,
+  type ContentHash,
+} from '../../../../backends/xen/content/chunk-hashes.ts';
 import { contentOf } from '../fixtures/disks.ts';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -41,7 +45,7 @@ class Disk {
   }
 }
 
-const same = (a: ReturnType<ChunkHashes['digest']>, disk: Disk, chunkSectors: number): void => {
+const same = (a: ContentHash | undefined, disk: Disk, chunkSectors: number): void => {
   expect(a && contentIdentity(a)).toBe(contentIdentity(contentOf(hasher, disk.bytes, chunkSectors)));
 };
 

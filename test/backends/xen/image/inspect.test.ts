@@ -58,8 +58,9 @@ describe('inspect recognises Xen images', () => {
     expect(s.mapped).toHaveLength(16);
     expect(s.mapped![0]).toEqual([1, DISK_ID, 16]);
     const text = printInspect(s);
-    expect(text).toMatch(/leanckpt Xen image v1\.1, .* every checksum valid/);
+    expect(text).toMatch(/leanckpt Xen image v1\.2, .* every checksum valid/);
     expect(text).toMatch(/pages in the stream: 64: 16 on disk, 32 zero, 16 kept/);
+    expect(text).toMatch(/content xxh64 of 1 MiB chunks [0-9a-f]{16} \(chunks recorded\), saved from/);
   });
 
   it('exits 0 on a good image and 1 naming the record on a corrupt one', async () => {

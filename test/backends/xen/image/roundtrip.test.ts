@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RestoreError } from '../../../../core/errors.ts';
@@ -6,6 +6,10 @@ import { loadHasher, type Hasher64 } from '../../../../core/hash.ts';
 import { rebuildXenStream, verifyXenImage } from '../../../../backends/xen/image/rebuild.ts';
 import { SaveStreamParser } from '../../../../backends/xen/stream/parser.ts';
 import { tempDir } from '../../../support/image-fakes.ts';
+import { digestChunks } from '../../../../backends/xen/content/chunk-hashes.ts';
+import type { XenDiskHash } from '../../../../backends/xen/image/format.ts';
+import { XenImageReader } from '../../../../backends/xen/image/reader.ts';
+import { XenImageWriter } from '../../../../backends/xen/image/writer.ts';
 import { MemoryDisks } from '../fixtures/disks.ts';
 import { arbGuestShape, buildGuest, everyKind, saveGuestImage, type Guest } from '../fixtures/guest.ts';
 import { chunked, streamBytes, streamPieces } from '../fixtures/stream-fixture.ts';
@@ -152,5 +156,87 @@ describe('Xen image: corruption and truncation are refused', () => {
       }),
       { numRuns: 80 },
     );
+  });
+});
+
+describe('Xen image: each disk’s chunk hashes and file identity (minor 2)', () => {
+  const SECTORS = 200_000; // with 1-sector chunks: 200000 chunk hashes, two DISK_CHUNKS records
+  const file = {
+    dev: 2049n,
+    ino: 1n << 40n,
+    size: BigInt(SECTORS * 512),
+    mtimeNs: 5n,
+    ctimeNs: 6n,
+    settledNs: 7n,
+  };
+  const chunksOf = (n: number) =>
+    BigUint64Array.from({ length: n }, (_, i) => (BigInt(i) * 0x9e3779b97f4a7c15n) & 0xffff_ffff_ffff_ffffn);
+
+  /** An image of disk 51712 and no stream, recording `hash` for it. */
+  async function recordOnly(name: string, hash: XenDiskHash): Promise<string> {
+    const path = tmp.path(name);
+    const f = await open(path, 'w');
+    try {
+      const w = new XenImageWriter(f, hasher);
+      await w.begin([{ id: 51712, sectors: SECTORS, vdev: 'xvda', path: '/srv/a.img' }]);
+      const end = {
+        streamBytes: 0,
+        streamHash: 0n,
+        pageSlots: 0,
+        pagesMapped: 0,
+        pagesZero: 0,
+        guest: 'pv',
+      } as const;
+      await w.finish(end, [hash]);
+    } finally {
+      await f.close();
+    }
+    return path;
+  }
+
+  async function readAll(path: string): Promise<XenImageReader> {
+    const r = await XenImageReader.open(path, hasher);
+    for await (const _ of r.items());
+    return r;
+  }
+
+  it('reads back what the save recorded, over more than one DISK_CHUNKS record', async () => {
+    const chunks = chunksOf(SECTORS);
+    const path = await recordOnly('recorded.lcxen', {
+      id: 51712,
+      chunkSectors: 1,
+      hash: digestChunks(hasher, chunks),
+      chunks,
+      file,
+    });
+    const r = await readAll(path);
+    expect(r.version).toEqual({ major: 1, minor: 2 });
+    const c = r.diskHashes.get(51712)!;
+    expect(c.chunks).toEqual(chunks);
+    expect(c.file).toEqual(file);
+  });
+
+  it('refuses chunk hashes that do not digest to the content hash, or do not cover the disk', async () => {
+    const chunks = chunksOf(SECTORS);
+    const base = { id: 51712, chunkSectors: 1, hash: digestChunks(hasher, chunks) };
+    await expect(
+      readAll(await recordOnly('a.lcxen', { ...base, hash: base.hash ^ 1n, chunks })),
+    ).rejects.toThrow(/^DISK_CHUNKS for disk 51712: the chunks' hashes do not digest to its content hash/);
+    const short = chunks.subarray(0, SECTORS - 1);
+    await expect(readAll(await recordOnly('b.lcxen', { ...base, chunks: short }))).rejects.toThrow(
+      /^disk 51712: its DISK_CHUNKS are incomplete/,
+    );
+    const long = chunksOf(SECTORS + 1);
+    await expect(readAll(await recordOnly('c.lcxen', { ...base, chunks: long }))).rejects.toThrow(
+      /^DISK_CHUNKS for disk 51712: chunks 131072\.\. out of order or beyond its 200000/,
+    );
+  });
+
+  it('refuses a file identity whose size is not the disk’s', async () => {
+    const chunks = chunksOf(SECTORS);
+    const hash = { id: 51712, chunkSectors: 1, hash: digestChunks(hasher, chunks), chunks };
+    await expect(
+      readAll(await recordOnly('d.lcxen', { ...hash, file: { ...file, size: 512n } })),
+    ).rejects.toThrow(/^DISK_FILE for disk 51712: 512 bytes, its DISK record says 102400000/);
   });
 });

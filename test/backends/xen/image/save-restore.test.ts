@@ -26,9 +26,12 @@ import { contentOf } from '../fixtures/disks.ts';
 import {
   digestChunks,
   type ChunkList,
-  type ContentHash,
+  type ChunkedContent,
 } from '../../../../backends/xen/content/chunk-hashes.ts';
 import { MemoryGuest } from '../support/memory-guest.ts';
+import { XenImageReader } from '../../../../backends/xen/image/reader.ts';
+import { inspectXenImage, printXenInspect } from '../../../../backends/xen/image/inspect.ts';
+import { fileIdentity, sameIdentity } from '../../../../backends/xen/content/file-identity.ts';
 import { installFakeXl, restorePath } from '../support/fake-xl.ts';
 import { RecordingDomain } from '../support/recording-domain.ts';
 
@@ -227,6 +230,18 @@ describe.each(['file', 'fifo'] as const)(
       expect((await xlLog())[1]).toBe('unpause 7');
       const copy = frozenDiskPath(image, 'xvda');
       expect(saved.disks[0]!.path).toBe(copy);
+      // The copy's identity, not the disk's: the disk is written again once the guest resumes.
+      expect(saved.disks[0]!.identity).toBe(true);
+      const recorded = await XenImageReader.open(image, hasher);
+      for await (const item of recorded.items()) void item;
+      const identity = await fileIdentity(copy);
+      expect(sameIdentity(recorded.diskHashes.get(DISK_ID)!.file!, identity)).toBe(true);
+      const shown = printXenInspect(await inspectXenImage(image, hasher));
+      expect(shown).toMatch(
+        new RegExp(
+          `\n  file identity: device ${identity.dev}, inode ${identity.ino}, changed \\d{4}-.*\\.\\d{9}Z, settled`,
+        ),
+      );
       // The guest goes on writing its disk; the image still restores from the frozen copy.
       await writeFile(tmp.path('xvda.raw'), new Uint8Array(2048 * 512));
       await restoreDomain(image, new FakeAttacher(), { hasher, transport, fill: 'stream' });
@@ -235,7 +250,7 @@ describe.each(['file', 'fifo'] as const)(
 
     it('records the content hash the tracking kept, which a restore checks against the disk file', async () => {
       const bytes = g.disks.bytes.get(DISK_ID)!;
-      const withContent = (c: ContentHash) => {
+      const withContent = (c: ChunkedContent) => {
         const d = domain();
         d.quiescedContent = async () => ({ hashes: new Map([[DISK_ID, c]]), ms: 1, chunksHashed: 0 });
         return d;
@@ -249,6 +264,7 @@ describe.each(['file', 'fifo'] as const)(
       const chunked = contentOf(hasher, bytes);
       expect(read.disks[0]).toMatchObject({
         contentHash: 'read',
+        identity: true,
         hash: chunked.hash.toString(16).padStart(16, '0'),
       });
       const tracked = await saveDomain(withContent(chunked), tmp.path('tracked.lcxen'), {
@@ -265,7 +281,9 @@ describe.each(['file', 'fifo'] as const)(
       const gone = () => execFileSync('xl', ['destroy', 'fixture-pv']); // the next restore needs the name
       gone();
       // The recorded hash is the tracking's, not one the save read: a wrong one is refused at restore.
-      const wrong = { ...chunked, hash: chunked.hash ^ 1n };
+      const chunks = chunked.chunks.slice();
+      chunks[0] = chunks[0]! ^ 1n;
+      const wrong = { ...chunked, chunks, hash: digestChunks(hasher, chunks) };
       await saveDomain(withContent(wrong), tmp.path('wrong.lcxen'), {
         keepRunning: false,
         hasher,
@@ -477,6 +495,34 @@ describe.each(['file', 'fifo'] as const)(
       );
       expect((await xlLog()).slice(2)).toEqual([]);
       expect(attacher.calls).toEqual(['prepare', 'abandon']);
+    });
+
+    it('takes the unchanged disk on its recorded identity; reads it once written, and refuses it changed', async () => {
+      const image = await saved('direct-identity.lcxen');
+      const proven = async (opts: { diskCheck?: 'content' } = {}) => {
+        const attacher = new FakeAttacher();
+        const r = await restoreDomain(image, attacher, { hasher, transport, memory, ...opts });
+        execFileSync('xl', ['destroy', 'fixture-pv']); // the next restore needs the name
+        // Either way the new tracking gets the disk's chunk hashes as they are.
+        expect(digestChunks(hasher, attacher.content[0]!.get(DISK_ID)!.chunks)).toBe(
+          contentOf(hasher, g.disks.bytes.get(DISK_ID)!).hash,
+        );
+        return r.disks[0]!.provenBy;
+      };
+      expect(await proven()).toBe('identity');
+      expect(await proven({ diskCheck: 'content' })).toBe('content');
+      // Written again with the same bytes: no longer the file the save recorded, so it is read.
+      await writeFile(tmp.path('xvda.raw'), g.disks.bytes.get(DISK_ID)!);
+      expect(await proven()).toBe('content');
+      // Changed in place where no page points: only reading the whole disk can tell.
+      const bytes = Uint8Array.from(g.disks.bytes.get(DISK_ID)!);
+      const used = new Set([...g.map.entries.values()].map((w) => Math.floor(w.sector / 8)));
+      const spare = Array.from({ length: 256 }, (_, i) => i).find((p) => !used.has(p))!;
+      bytes[spare * 4096 + 7] = bytes[spare * 4096 + 7]! ^ 0x5a;
+      await writeFile(tmp.path('xvda.raw'), bytes);
+      await expect(restoreDomain(image, new FakeAttacher(), { hasher, transport, memory })).rejects.toThrow(
+        /^disk 51712 \(xvda\): its content is not the one the image was saved with/,
+      );
     });
 
     it('refuses a disk changed only where no page points, and destroys the domain unrun', async () => {
