@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bundleCli } from '../../backends/xen/lab/bundle.ts';
+import { BUNDLE_CHUNKS, bundleCli } from '../../backends/xen/lab/bundle.ts';
 import { PROJECT_ROOT } from '../../backends/xen/lab/recipe.ts';
 import { selfCommand } from '../../backends/xen/daemon/spawn.ts';
 import { runNode } from '../support/cli.ts';
@@ -17,6 +17,9 @@ const runBundle = (file: string, args: string[]) =>
 describe('the bundled CLI for the lab', () => {
   it('runs from a directory outside the project and keeps the CLI behaviour', async () => {
     const file = await bundleCli(dir);
+    // Split: the entry is small, each command compiles only the chunks it imports.
+    expect(statSync(file).size).toBeLessThan(100_000);
+    expect(readdirSync(join(dir, BUNDLE_CHUNKS)).length).toBeGreaterThan(10);
     const help = await runBundle(file, ['xen', '--help']);
     expect(help.code).toBe(0);
     expect(help.out).toContain('restore');
