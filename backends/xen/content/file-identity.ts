@@ -4,12 +4,15 @@
  * it back, so a file whose identity is the one a save recorded has not been written since: a restore
  * then need not read and hash the whole disk to know its content is the saved one.
  *
- * One limit: a timestamp is a clock tick, not an instant (Linux stamps with the coarse clock, a few
- * milliseconds; some file systems keep whole seconds). A write in the same tick as the change the save
- * saw leaves the identity as it was. So a save records an identity only once it is *settled*: seen
- * unchanged at least a margin past its ctime, after which any write gets a later stamp.
+ * One limit: a timestamp is a clock tick, not an instant (Linux stamps with its coarse clock, some file
+ * systems keep whole seconds, and a busy virtual machine's ticks can lag), so a write in the same tick as
+ * the change the save saw would leave the identity as it was. A save therefore records an identity only
+ * once *settled*: once the file system stamps a file of its own beside the disk later than the disk's
+ * ctime, every later write to the disk is stamped later too. Asking the file system, not the wall
+ * clock, makes this hold whatever the tick, the granularity or the lag.
  */
-import { stat } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface FileIdentity {
@@ -20,7 +23,7 @@ export interface FileIdentity {
   readonly ctimeNs: bigint;
 }
 
-/** An identity a save found settled, and when (wall clock, ns since the epoch; shown by inspect). */
+/** An identity a save found settled, and the file system's stamp that proved it (shown by inspect). */
 export interface SettledIdentity extends FileIdentity {
   readonly settledNs: bigint;
 }
@@ -37,38 +40,53 @@ export const sameIdentity = (a: FileIdentity, b: FileIdentity): boolean =>
   a.mtimeNs === b.mtimeNs &&
   a.ctimeNs === b.ctimeNs;
 
-/**
- * How long past a ctime a later write is sure to be stamped later: a tick is at most 10 ms on Linux
- * (HZ 100), a stamp without nanoseconds suggests a file system that keeps whole seconds (or two).
- */
-export const settleMarginMs = (ctimeNs: bigint): number => (ctimeNs % 1_000_000_000n === 0n ? 2500 : 100);
-
-export interface Clock {
-  /** Wall-clock time in ns since the epoch (the clock file times are stamped with). */
-  nowNs(): bigint;
+/** How a save learns what its file system stamps now. */
+export interface Stamps {
+  /** The ctime the file system gives a file changed now beside `path`; undefined if it cannot tell. */
+  now(path: string): Promise<bigint | undefined>;
   sleep(ms: number): Promise<void>;
 }
 
-export const systemClock: Clock = {
-  nowNs: () => BigInt(Date.now()) * 1_000_000n,
+/** Stamps read off a probe file created beside the disk (same file system), then removed. */
+export const fileSystemStamps: Stamps = {
+  async now(path) {
+    const probe = join(dirname(path), `.${basename(path)}.stamp-${process.pid}`);
+    try {
+      await writeFile(probe, '');
+      return (await stat(probe, { bigint: true })).ctimeNs;
+    } catch {
+      return undefined; // no room, no permission, a read-only file system: the restore reads the disk
+    } finally {
+      await rm(probe, { force: true }).catch(() => undefined);
+    }
+  },
   sleep: (ms) => sleep(ms).then(() => undefined),
 };
 
+/** How long a save waits at most for a later stamp: more than FAT's two-second granularity. */
+export const SETTLE_MAX_MS = 3000;
+
 /**
- * The identity of `path`, settled: waits, if need be, until the margin past its ctime has passed, and
- * returns it only if it was the same on both sides of the wait. Undefined when the file changed
- * meanwhile or its ctime lies further ahead than a margin (a clock set back): a restore then hashes.
+ * The identity of `path`, settled (see above): asks the file system for a stamp until it gives one
+ * later than the file's ctime, then checks the file had the same identity on both sides of that.
+ * Undefined when the file changed meanwhile, or no later stamp came within SETTLE_MAX_MS (a clock set
+ * back, a file system that cannot be probed): a restore then reads and hashes the disk.
  */
 export async function settledIdentity(
   path: string,
-  clock: Clock = systemClock,
+  stamps: Stamps = fileSystemStamps,
 ): Promise<SettledIdentity | undefined> {
   const first = await fileIdentity(path);
-  const margin = BigInt(settleMarginMs(first.ctimeNs)) * 1_000_000n;
-  const wait = first.ctimeNs + margin - clock.nowNs();
-  if (wait > margin) return undefined;
-  if (wait > 0n) await clock.sleep(Number((wait + 999_999n) / 1_000_000n));
-  const settledNs = clock.nowNs();
+  // Fine stamps come a tick apart; whole-second ones a second apart.
+  const step = first.ctimeNs % 1_000_000_000n === 0n ? 250 : 5;
+  let stamp: bigint | undefined;
+  for (let waited = 0; ; waited += step) {
+    stamp = await stamps.now(path);
+    if (stamp === undefined) return undefined;
+    if (stamp > first.ctimeNs) break;
+    if (waited >= SETTLE_MAX_MS) return undefined;
+    await stamps.sleep(step);
+  }
   const again = await fileIdentity(path);
-  return sameIdentity(first, again) ? { ...again, settledNs } : undefined;
+  return sameIdentity(first, again) ? { ...again, settledNs: stamp } : undefined;
 }

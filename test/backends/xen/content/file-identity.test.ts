@@ -1,85 +1,96 @@
 /**
- * A disk file's identity stands in for its content only once settled: every write after it is stamped
- * later than the change it recorded, so any write shows, even one that puts back the same bytes.
+ * A disk file's identity stands in for its content only once settled: once the file system stamps
+ * later than the file's last change, every write after it shows, even one that puts back the same bytes.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appendFile, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import {
   fileIdentity,
+  fileSystemStamps,
   sameIdentity,
   settledIdentity,
-  settleMarginMs,
-  systemClock,
-  type Clock,
+  SETTLE_MAX_MS,
+  type Stamps,
 } from '../../../../backends/xen/content/file-identity.ts';
 import { tempDir } from '../../../support/image-fakes.ts';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
+let path: string;
 beforeEach(async () => {
   tmp = await tempDir('leanckpt-identity-');
+  path = tmp.path('disk.raw');
+  await writeFile(path, new Uint8Array(64 * 1024).fill(7));
 });
 afterEach(async () => {
   await tmp.cleanup();
 });
 
-/** The system clock, with every sleep recorded and `during` run in place of the first one. */
-function watchedClock(during?: () => Promise<void>): Clock & { slept: number[] } {
+/** Stamps that give `ctime` (no later) `times` times, then a later one; `during` runs in each sleep. */
+async function laggingStamps(
+  times: number,
+  during?: () => Promise<void>,
+): Promise<Stamps & { slept: number[] }> {
+  const { ctimeNs } = await fileIdentity(path);
   const slept: number[] = [];
+  let asked = 0;
   return {
     slept,
-    nowNs: systemClock.nowNs,
+    now: async () => (asked++ < times ? ctimeNs : ctimeNs + 1n),
     async sleep(ms) {
       slept.push(ms);
-      await systemClock.sleep(ms);
       await during?.();
     },
   };
 }
 
 describe('file identity', () => {
-  it('changes with every write, even of the same bytes, once settled', async () => {
-    const path = tmp.path('disk.raw');
-    const bytes = new Uint8Array(64 * 1024).fill(7);
-    await writeFile(path, bytes);
+  it('changes with every write after it settled, even one of the same bytes', async () => {
     const settled = await settledIdentity(path);
     expect(settled).toBeDefined();
+    expect(settled!.settledNs).toBeGreaterThan(settled!.ctimeNs);
     expect(sameIdentity(settled!, await fileIdentity(path))).toBe(true);
-    await writeFile(path, bytes); // the same content, written again
+    await writeFile(path, new Uint8Array(64 * 1024).fill(7)); // the same content, written again
     expect(sameIdentity(settled!, await fileIdentity(path))).toBe(false);
   });
 
-  it('waits out the margin past a fresh change before it vouches for the file', async () => {
-    const path = tmp.path('disk.raw');
-    await writeFile(path, 'fresh');
-    const clock = watchedClock();
-    const settled = await settledIdentity(path, clock);
-    expect(clock.slept).toHaveLength(1);
-    const margin = settleMarginMs(settled!.ctimeNs);
-    expect(clock.slept[0]).toBeGreaterThan(0);
-    expect(clock.slept[0]).toBeLessThanOrEqual(margin);
-    expect(settled!.settledNs - settled!.ctimeNs).toBeGreaterThanOrEqual(BigInt(margin) * 1_000_000n);
-    // Already settled: no wait.
-    const again = watchedClock();
-    await settledIdentity(path, again);
-    expect(again.slept).toEqual([]);
+  it('probes the file system beside the disk, and leaves nothing there', async () => {
+    const stamp = await fileSystemStamps.now(path);
+    expect(stamp).toBeGreaterThanOrEqual((await fileIdentity(path)).ctimeNs);
+    expect(await readdir(tmp.path('.'))).toEqual(['disk.raw']);
+  });
+
+  it('waits until the file system stamps later than the last change', async () => {
+    const stamps = await laggingStamps(3);
+    const settled = await settledIdentity(path, stamps);
+    expect(stamps.slept).toHaveLength(3);
+    expect(settled!.settledNs).toBe(settled!.ctimeNs + 1n);
   });
 
   it('vouches for nothing when the file changes during the wait', async () => {
-    const path = tmp.path('disk.raw');
-    await writeFile(path, 'fresh');
-    const clock = watchedClock(() => appendFile(path, '!'));
-    expect(await settledIdentity(path, clock)).toBeUndefined();
+    const stamps = await laggingStamps(1, () => appendFile(path, '!'));
+    expect(await settledIdentity(path, stamps)).toBeUndefined();
   });
 
-  it('vouches for nothing when the change lies ahead of the clock by more than a margin', async () => {
-    const path = tmp.path('disk.raw');
-    await writeFile(path, 'x');
-    const behind: Clock = { nowNs: () => systemClock.nowNs() - 60_000_000_000n, sleep: systemClock.sleep };
-    expect(await settledIdentity(path, behind)).toBeUndefined();
+  it('vouches for nothing when no later stamp comes (a clock set back)', async () => {
+    const stamps = await laggingStamps(Number.MAX_SAFE_INTEGER);
+    expect(await settledIdentity(path, stamps)).toBeUndefined();
+    expect(stamps.slept.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(SETTLE_MAX_MS);
   });
 
-  it('allows whole-second stamps a longer margin', () => {
-    expect(settleMarginMs(1_700_000_000_000_000_000n)).toBeGreaterThanOrEqual(2000);
-    expect(settleMarginMs(1_700_000_000_123_456_789n)).toBeLessThan(1000);
+  it('vouches for nothing where the file system cannot be probed', async () => {
+    if (process.getuid?.() === 0) {
+      // root writes anywhere: a probe that fails stands in for a read-only directory
+      expect(
+        await settledIdentity(path, { now: async () => undefined, sleep: async () => {} }),
+      ).toBeUndefined();
+      return;
+    }
+    const dir = tmp.path('ro');
+    await mkdir(dir);
+    const disk = `${dir}/disk.raw`;
+    await writeFile(disk, 'x');
+    await chmod(dir, 0o555);
+    expect(await settledIdentity(disk)).toBeUndefined();
+    await chmod(dir, 0o755);
   });
 });
