@@ -34,11 +34,15 @@ lab_result cycles "$cycles"
 [ -n "$alt_env" ] && lab_result alt_env "$alt_env (even-numbered cycles)"
 lab_result dom0_cpus "$(nproc)"
 export LEANCKPT_RUN_DIR=$LAB_WORK/run
-# The bundled CLI `lab run` writes (seconds to start under TCG, against minutes through tsx); koffi
-# resolves from the shared project's node_modules.
+# The bundled CLI `lab run` writes (seconds to start under TCG, against minutes through tsx), installed
+# with koffi on dom0's own disk as a real dom0 would have it: run from the 9p share, each module lookup
+# (a stat per path component) cost seconds under TCG once the bundle came in chunks (lab run 75).
 if [ -f "$LAB_RESULTS/leanckpt.mjs" ]; then
-  export NODE_PATH=$LAB_PROJECT/node_modules
-  LCK=(node "$LAB_RESULTS/leanckpt.mjs")
+  cli=$LAB_WORK/cli
+  rm -rf "$cli" && mkdir -p "$cli/node_modules"
+  cp -r "$LAB_RESULTS/leanckpt.mjs" "$LAB_RESULTS/leanckpt-chunks" "$cli/"
+  cp -r "$LAB_PROJECT/node_modules/koffi" "$LAB_PROJECT/node_modules/@koromix" "$cli/node_modules/"
+  LCK=(node "$cli/leanckpt.mjs")
 else
   LCK=(node "$LAB_PROJECT/node_modules/tsx/dist/cli.mjs" "$LAB_PROJECT/bin/leanckpt.ts")
 fi
