@@ -119,6 +119,8 @@ export class SaveStreamParser {
   };
   private readonly src: StreamSource;
   private seenStaticDataEnd = false;
+  private pfnScratch = new Float64Array(1024);
+  private typeScratch = new Uint8Array(1024);
   private seenPvInfo = false;
   /** PV: last pfn covered by X86_PV_P2M_FRAMES; PAGE_DATA pfns must not exceed it. */
   private pvMaxPfn = -1;
@@ -390,8 +392,14 @@ export class SaveStreamParser {
     const headCopy = head.slice();
     const words = await this.src.read(8 * count, 'libxc PAGE_DATA pfns');
     const w = view(words);
-    const pfns = new Float64Array(count);
-    const types = new Uint8Array(count);
+    // Scratch for the pfns with pages: most records of an HVM stream have none (its holes), so only
+    // those that do get arrays of their own, sized to their pages.
+    if (this.pfnScratch.length < count) {
+      this.pfnScratch = new Float64Array(count);
+      this.typeScratch = new Uint8Array(count);
+    }
+    const pfns = this.pfnScratch;
+    const types = this.typeScratch;
     let n = 0;
     for (let i = 0; i < count; i++) {
       const hi = w.getUint32(8 * i + 4, true);
@@ -418,7 +426,7 @@ export class SaveStreamParser {
     const data = await this.src.read(n * PAGE_SIZE, 'libxc PAGE_DATA pages');
     yield {
       kind: 'pages',
-      batch: { offset, count: n, pfns: pfns.subarray(0, n), types: types.subarray(0, n), data },
+      batch: { offset, count: n, pfns: pfns.slice(0, n), types: types.slice(0, n), data },
     };
   }
 

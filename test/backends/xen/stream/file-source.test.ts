@@ -1,5 +1,5 @@
 /** GrowingFileSource: the save stream read from the file xl is still writing, exactly as written. */
-import { open, writeFile } from 'node:fs/promises';
+import { open, writeFile, type FileHandle } from 'node:fs/promises';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamFormatError } from '../../../../backends/xen/stream/errors.ts';
@@ -51,6 +51,46 @@ describe('GrowingFileSource', () => {
         expect(Buffer.compare(Buffer.concat(parts), input)).toBe(0);
       }),
       { numRuns: 8 },
+    );
+  });
+
+  it('reads an HVM stream with holes, in large and small records, exactly, with few file reads', async () => {
+    // As a PVH guest's: most pfns are holes (XTAB, no page), so most PAGE_DATA records carry none,
+    // and the records with pages are larger than the read-ahead serves (64 pages: 256 KiB).
+    const hvm = streamBytes({
+      guest: 'hvm',
+      pages: 64 * 40,
+      batch: 64,
+      content: (pfn) => randomPage(pfn),
+      type: (pfn) => (pfn % 640 < 64 ? 0 : 0xf),
+    });
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1000, max: 300_000 }), async (piece) => {
+        const path = tmp.path(`hvm-${n++}`);
+        await writeFile(path, new Uint8Array(0));
+        const state = { done: false };
+        const writing = writeSlowly(path, hvm, piece, state);
+        const file = await open(path, 'r');
+        let reads = 0;
+        const counted = {
+          read: (...args: Parameters<FileHandle['read']>) => (reads++, file.read(...args)),
+        } as unknown as FileHandle;
+        const parts: Uint8Array[] = [];
+        let records = 0;
+        for await (const e of new SaveStreamParser(
+          new GrowingFileSource(counted, () => state.done),
+        ).events()) {
+          parts.push(e.kind === 'bytes' ? e.bytes.slice() : e.batch.data.slice());
+          if (e.kind === 'pages') records++;
+        }
+        await writing;
+        await file.close();
+        expect(Buffer.compare(Buffer.concat(parts), hvm)).toBe(0);
+        expect(records).toBe(4);
+        if (piece > 200_000) expect(reads).toBeLessThan(60); // 40 PAGE_DATA records, 3 reads each before
+      }),
+      { numRuns: 8, examples: [[250_000], [1000]] },
     );
   });
 
