@@ -32,23 +32,41 @@ async function writeSlowly(path: string, bytes: Uint8Array, piece: number, state
   state.done = true;
 }
 
+let grown = 0;
+
+/**
+ * Parses `bytes` from a file a writer appends them to in pieces of `piece` bytes: what the parser gave
+ * back (bytes and pages, in order), how many page batches, and how many file reads the source made.
+ */
+async function parseGrowing(bytes: Uint8Array, piece: number) {
+  const path = tmp.path(`grow-${grown++}`);
+  await writeFile(path, new Uint8Array(0));
+  const state = { done: false };
+  const writing = writeSlowly(path, bytes, piece, state);
+  const file = await open(path, 'r');
+  let reads = 0;
+  const counted = {
+    read: (...args: Parameters<FileHandle['read']>) => (reads++, file.read(...args)),
+  } as unknown as FileHandle;
+  const parts: Uint8Array[] = [];
+  let batches = 0;
+  try {
+    for await (const e of new SaveStreamParser(new GrowingFileSource(counted, () => state.done)).events()) {
+      parts.push(e.kind === 'bytes' ? e.bytes.slice() : e.batch.data.slice());
+      if (e.kind === 'pages') batches++;
+    }
+  } finally {
+    await writing;
+    await file.close();
+  }
+  return { parsed: Buffer.concat(parts), batches, reads };
+}
+
 describe('GrowingFileSource', () => {
   it('parses a stream that grows in odd pieces into exactly its bytes', async () => {
-    let n = 0;
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1000, max: 70_000 }), async (piece) => {
-        const path = tmp.path(`grow-${n++}`);
-        await writeFile(path, new Uint8Array(0));
-        const state = { done: false };
-        const writing = writeSlowly(path, input, piece, state);
-        const file = await open(path, 'r');
-        const parts: Uint8Array[] = [];
-        for await (const e of new SaveStreamParser(new GrowingFileSource(file, () => state.done)).events()) {
-          parts.push(e.kind === 'bytes' ? e.bytes.slice() : e.batch.data.slice());
-        }
-        await writing;
-        await file.close();
-        expect(Buffer.compare(Buffer.concat(parts), input)).toBe(0);
+        expect(Buffer.compare((await parseGrowing(input, piece)).parsed, input)).toBe(0);
       }),
       { numRuns: 8 },
     );
@@ -64,30 +82,11 @@ describe('GrowingFileSource', () => {
       content: (pfn) => randomPage(pfn),
       type: (pfn) => (pfn % 640 < 64 ? 0 : 0xf),
     });
-    let n = 0;
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1000, max: 300_000 }), async (piece) => {
-        const path = tmp.path(`hvm-${n++}`);
-        await writeFile(path, new Uint8Array(0));
-        const state = { done: false };
-        const writing = writeSlowly(path, hvm, piece, state);
-        const file = await open(path, 'r');
-        let reads = 0;
-        const counted = {
-          read: (...args: Parameters<FileHandle['read']>) => (reads++, file.read(...args)),
-        } as unknown as FileHandle;
-        const parts: Uint8Array[] = [];
-        let records = 0;
-        for await (const e of new SaveStreamParser(
-          new GrowingFileSource(counted, () => state.done),
-        ).events()) {
-          parts.push(e.kind === 'bytes' ? e.bytes.slice() : e.batch.data.slice());
-          if (e.kind === 'pages') records++;
-        }
-        await writing;
-        await file.close();
-        expect(Buffer.compare(Buffer.concat(parts), hvm)).toBe(0);
-        expect(records).toBe(4);
+        const { parsed, batches, reads } = await parseGrowing(hvm, piece);
+        expect(Buffer.compare(parsed, hvm)).toBe(0);
+        expect(batches).toBe(4);
         if (piece > 200_000) expect(reads).toBeLessThan(60); // 40 PAGE_DATA records, 3 reads each before
       }),
       { numRuns: 8, examples: [[250_000], [1000]] },
