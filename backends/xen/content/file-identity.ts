@@ -11,6 +11,7 @@
  * ctime, every later write to the disk is stamped later too. Asking the file system, not the wall
  * clock, makes this hold whatever the tick, the granularity or the lag.
  */
+import type { BigIntStats } from 'node:fs';
 import { rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,9 +30,16 @@ export interface SettledIdentity extends FileIdentity {
 }
 
 export async function fileIdentity(path: string): Promise<FileIdentity> {
-  const s = await stat(path, { bigint: true });
-  return { dev: s.dev, ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs };
+  return identityOf(await stat(path, { bigint: true }));
 }
+
+const identityOf = (s: BigIntStats): FileIdentity => ({
+  dev: s.dev,
+  ino: s.ino,
+  size: s.size,
+  mtimeNs: s.mtimeNs,
+  ctimeNs: s.ctimeNs,
+});
 
 export const sameIdentity = (a: FileIdentity, b: FileIdentity): boolean =>
   a.dev === b.dev &&
@@ -70,13 +78,16 @@ export const SETTLE_MAX_MS = 3000;
  * The identity of `path`, settled (see above): asks the file system for a stamp until it gives one
  * later than the file's ctime, then checks the file had the same identity on both sides of that.
  * Undefined when the file changed meanwhile, or no later stamp came within SETTLE_MAX_MS (a clock set
- * back, a file system that cannot be probed): a restore then reads and hashes the disk.
+ * back, a file system that cannot be probed), or it is no regular file (a block device's node is not
+ * stamped by writes to the device): a restore then reads and hashes the disk.
  */
 export async function settledIdentity(
   path: string,
   stamps: Stamps = fileSystemStamps,
 ): Promise<SettledIdentity | undefined> {
-  const first = await fileIdentity(path);
+  const s = await stat(path, { bigint: true });
+  if (!s.isFile()) return undefined;
+  const first = identityOf(s);
   // Fine stamps come a tick apart; whole-second ones a second apart.
   const step = first.ctimeNs % 1_000_000_000n === 0n ? 250 : 5;
   let stamp: bigint | undefined;

@@ -71,6 +71,12 @@ describe('file identity', () => {
     expect(await settledIdentity(path, stamps)).toBeUndefined();
   });
 
+  it('vouches for nothing but a regular file (writes to a device do not stamp its node)', async () => {
+    expect(await settledIdentity(tmp.path('.'))).toBeUndefined();
+    expect(await settledIdentity('/dev/null')).toBeUndefined();
+    expect(await readdir('/dev')).not.toContain('.null.stamp-' + process.pid);
+  });
+
   it('vouches for nothing when no later stamp comes (a clock set back)', async () => {
     const stamps = await laggingStamps(Number.MAX_SAFE_INTEGER);
     expect(await settledIdentity(path, stamps)).toBeUndefined();
