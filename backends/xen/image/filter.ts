@@ -127,19 +127,16 @@ export async function filterStream(
       }
       await runs.flush();
     }
-    // Runs of kept or zero pages go to the writer in one call each: a call per page was a large part
-    // of the save's own CPU time under an emulated host.
+    // Runs of kept, zero or mapped pages go to the writer in one call each: a call per page was a
+    // large part of the save's own CPU time under an emulated host.
     for (let i = 0; i < n;) {
       const k = kind[i];
-      if (k === SLOT_MAPPED) {
-        stats.pagesMapped++;
-        await writer.mapped(batch.pfns[i]!, disk[i]!, sector[i]!, hash[i]!);
-        i++;
-        continue;
-      }
       let end = i + 1;
       while (end < n && kind[end] === k) end++;
-      if (k === SLOT_ZERO) {
+      if (k === SLOT_MAPPED) {
+        stats.pagesMapped += end - i;
+        await writer.mapped(batch.pfns, disk, sector, hash, i, end);
+      } else if (k === SLOT_ZERO) {
         stats.pagesZero += end - i;
         await writer.zero(end - i);
       } else {

@@ -114,20 +114,34 @@ export class XenImageWriter {
     this.zeroRun += pages;
   }
 
-  /** The next page slot of the stream is page `pfn`, equal to sectors `sector..sector+7` of `disk`. */
-  async mapped(pfn: number, disk: number, sector: number, hash: bigint): Promise<void> {
-    if (this.pending !== XenRec.MAP || this.mapCount === MAP_MAX_ENTRIES) {
-      this.close();
-      await this.start(XenRec.MAP);
-      this.used = 8;
+  /**
+   * The next page slots of the stream are entries `from .. to - 1` of these columns: page `pfn[i]`,
+   * equal to sectors `sector[i]..sector[i]+7` of `disk[i]`, hashing to `hash[i]`. One call per run of
+   * such pages, as for keep() and zero(): a call (and an await) per page cost an emulated dom0's save
+   * a microtask per page found on disk.
+   */
+  async mapped(
+    pfn: Float64Array,
+    disk: Uint32Array,
+    sector: Float64Array,
+    hash: BigUint64Array,
+    from: number,
+    to: number,
+  ): Promise<void> {
+    for (let i = from; i < to; i++) {
+      if (this.pending !== XenRec.MAP || this.mapCount === MAP_MAX_ENTRIES) {
+        this.close();
+        await this.start(XenRec.MAP);
+        this.used = 8;
+      }
+      const at = this.outUsed + REC_HEADER_SIZE + this.used;
+      this.view.setUint32(at, pfn[i]!, true);
+      this.view.setUint32(at + 4, disk[i]!, true);
+      this.view.setBigUint64(at + 8, BigInt(sector[i]!), true);
+      this.view.setBigUint64(at + 16, hash[i]!, true);
+      this.used += MAP_ENTRY_SIZE;
+      this.mapCount++;
     }
-    const at = this.outUsed + REC_HEADER_SIZE + this.used;
-    this.view.setUint32(at, pfn, true);
-    this.view.setUint32(at + 4, disk, true);
-    this.view.setBigUint64(at + 8, BigInt(sector), true);
-    this.view.setBigUint64(at + 16, hash, true);
-    this.used += MAP_ENTRY_SIZE;
-    this.mapCount++;
   }
 
   /** Closes the stream part and records each disk's content: hash, chunks' hashes, file identity. */
