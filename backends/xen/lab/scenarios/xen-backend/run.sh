@@ -14,11 +14,12 @@
 # cycles=<n> (save/restore cycles per guest, default 2) alt_env=<VAR=value> (set for the even-numbered
 # cycles' `xen save` and `xen restore` only: two settings compared in one run, cycles interleaved)
 # disks=1|2 (2: a second data disk, xvdb, also on leanckpt's backend; the guest uses half its files from
-# there, and the changed-disk refusal changes xvdb).
+# there, and the changed-disk refusal changes xvdb) disk_check=identity|content (`xen restore
+# --disk-check`: how each disk's whole content is proven; default identity).
 . "$LAB_LIB"
-mem=256 workload=read-heavy guests="pv" oracle=no prof=no stream=default fs=4k vcpus=1 keep=no logdirty_ms=1000 fill=direct cycles=2 alt_env= disks=1
+mem=256 workload=read-heavy guests="pv" oracle=no prof=no stream=default fs=4k vcpus=1 keep=no logdirty_ms=1000 fill=direct cycles=2 alt_env= disks=1 disk_check=identity
 for kv in ${LAB_ARGS:-}; do
-  case $kv in mem=* | workload=* | oracle=* | prof=* | stream=* | fs=* | vcpus=* | keep=* | logdirty_ms=* | fill=* | cycles=* | alt_env=* | disks=*) eval "${kv%%=*}=\${kv#*=}" ;; guests=*) guests=${kv#*=} guests=${guests//,/ } ;; esac
+  case $kv in mem=* | workload=* | oracle=* | prof=* | stream=* | fs=* | vcpus=* | keep=* | logdirty_ms=* | fill=* | cycles=* | alt_env=* | disks=* | disk_check=*) eval "${kv%%=*}=\${kv#*=}" ;; guests=*) guests=${kv#*=} guests=${guests//,/ } ;; esac
 done
 case $disks in 1 | 2) ;; *) lab_log "disks=$disks: 1 or 2" && exit 2 ;; esac
 export GUEST_VCPUS=$vcpus GUEST_DISKS=$disks
@@ -30,6 +31,7 @@ lab_result guest_disks "$disks"
 lab_result log_dirty_ms "$logdirty_ms"
 lab_result stream_transport "$stream"
 lab_result restore_fill "$fill"
+lab_result restore_disk_check "$disk_check"
 lab_result cycles "$cycles"
 [ -n "$alt_env" ] && lab_result alt_env "$alt_env (even-numbered cycles)"
 lab_result dom0_cpus "$(nproc)"
@@ -88,7 +90,7 @@ lck_prof() {
 via=()
 if [ "$stream" != default ]; then via=(--stream "$stream"); fi
 lck_save() { lck_prof xen save "$1" "$2" "${via[@]}" --json "${@:4}" >"$3"; }
-lck_restore() { xl destroy "$1" >/dev/null 2>&1; lck_prof xen restore "$2" "${via[@]}" --fill "$fill" --log-dirty-ms "$logdirty_ms" --json >"$3"; }
+lck_restore() { xl destroy "$1" >/dev/null 2>&1; lck_prof xen restore "$2" "${via[@]}" --fill "$fill" --disk-check "$disk_check" --log-dirty-ms "$logdirty_ms" --json >"$3"; }
 dump_logs() {
   cat "$LEANCKPT_RUN_DIR"/*.log "$LAB_RESULTS"/*-tracking.log 2>/dev/null | tail -n 20 | sed 's/^/LOG daemon: /'
   cp "$LEANCKPT_RUN_DIR"/*.log "$LAB_RESULTS/" 2>/dev/null
