@@ -9,7 +9,8 @@
  *     - stream: the original `xl save` stream rebuilt byte for byte, which is the verification: every
  *       page read from a disk against its hash, and the whole stream's hash.
  *     Either way every image record's checksum is checked, and a disk that changed is refused with page
- *     and sector named. Each disk's whole-content hash is computed meanwhile and must match.
+ *     and sector named. Meanwhile each disk's whole content is proven (disk-content-check.ts): by the
+ *     file's recorded identity where it still holds, else by its hash, which must match.
  *  2. find the new domain (by the name in the saved config), attach the disk backend to it, hand the
  *     new tracking the pages read from the disks (its map starts with them), unpause.
  * The domain runs only once every check has passed; any failure destroys it.
