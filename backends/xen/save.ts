@@ -165,7 +165,7 @@ export async function saveDomain(
       disks: frozen.disks.map((d) => ({
         ...d,
         hash: hashes.get(d.id)!.hash.toString(16).padStart(16, '0'),
-        contentHash: agreeing(trackedContent?.hashes.get(d.id), opts.hasher) ? 'tracked' : 'read',
+        contentHash: hashes.get(d.id)!.source,
         identity: hashes.get(d.id)!.file !== undefined,
       })),
       pages: {
@@ -288,7 +288,7 @@ interface SaveRun {
     map: PageMapView,
     hasher: Hasher64,
     tracked: Promise<QuiescedContent | undefined>,
-  ): Promise<{ stats: XenImageStats; hashes: Promise<Map<number, XenDiskHash>>; waits?: number }>;
+  ): Promise<{ stats: XenImageStats; hashes: Promise<Map<number, SavedDiskHash>>; waits?: number }>;
   /**
    * After a failure: never kill xl mid-save (it would leave the guest suspended); stop reading a FIFO so
    * xl fails and resumes the guest itself, or let it finish writing its file. Returns the error to
@@ -345,7 +345,13 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
           const kept = agreeing((await tracked)?.hashes.get(f.id), hasher);
           const c: ChunkedContent = kept ?? (await hashFileChunks(f.path, hasher, CONTENT_CHUNK_SECTORS));
           const file = (await frozen.identities)[i];
-          const h: XenDiskHash = { id: f.id, hash: c.hash, chunkSectors: c.chunkSectors, chunks: c.chunks };
+          const h: SavedDiskHash = {
+            id: f.id,
+            hash: c.hash,
+            chunkSectors: c.chunkSectors,
+            chunks: c.chunks,
+            source: kept ? 'tracked' : 'read',
+          };
           return file ? { ...h, file } : h;
         }),
       ).then((all) => new Map(all.map((h) => [h.id, h])));
@@ -392,6 +398,11 @@ async function startSave(transport: StreamTransport, domid: number, image: strin
     },
     close: cleanup,
   };
+}
+
+/** A disk's content as the image records it, and where its hash came from (see XenSaveResult). */
+interface SavedDiskHash extends XenDiskHash {
+  readonly source: 'tracked' | 'read';
 }
 
 /**
