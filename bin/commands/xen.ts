@@ -20,6 +20,7 @@ import type { OracleReport, RebuildResult } from '../../backends/xen/commands/to
 import type { XenRestoreResult } from '../../backends/xen/restore.ts';
 import type { XenSaveResult } from '../../backends/xen/save.ts';
 import { runXl, XlError } from '../../backends/xen/xl-process.ts';
+import { dom0Directory, domainIdOf } from '../../backends/xen/domain-directory.ts';
 import type { WriteResult } from '../../core/trace/writer.ts';
 import { EXIT, ExitError } from '../exit-codes.ts';
 
@@ -41,14 +42,8 @@ function dom0(): XenCtrl {
   return XenCtrl.open();
 }
 
-/** A domain id, or a name resolved with `xl domid`. */
-async function domainId(domain: string): Promise<number> {
-  if (/^\d+$/.test(domain)) return Number(domain);
-  const out = await runXl(['domid', domain]).catch(() => {
-    throw new NoSuchDomainError(`no domain named ${domain}`);
-  });
-  return Number(out.trim());
-}
+/** A domain id, or a name looked up in xenstore (see domainIdOf). */
+const domainId = (domain: string): Promise<number> => domainIdOf(domain, dom0Directory);
 
 async function control(domid: number): Promise<ControlClient> {
   try {
