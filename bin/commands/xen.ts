@@ -42,8 +42,19 @@ function dom0(): XenCtrl {
   return XenCtrl.open();
 }
 
-/** A domain id, or a name looked up in xenstore (see domainIdOf). */
-const domainId = (domain: string): Promise<number> => domainIdOf(domain, dom0Directory);
+/**
+ * A domain id, or a name looked up in xenstore (see domainIdOf). A xenstore that cannot be reached is
+ * the toolstack's failure, said as such (exit 4), not an internal error.
+ */
+async function domainId(domain: string): Promise<number> {
+  try {
+    return await domainIdOf(domain, dom0Directory);
+  } catch (err) {
+    if (err instanceof NoSuchDomainError || err instanceof XenUnavailableError) throw err;
+    const why = err instanceof Error ? err.message : String(err);
+    throw new ExitError(`cannot look up domain ${domain}: ${why}`, EXIT.backendUnavailable);
+  }
+}
 
 async function control(domid: number): Promise<ControlClient> {
   try {
